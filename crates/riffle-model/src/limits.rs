@@ -1,0 +1,42 @@
+//! Every numeric limit Riffle enforces, named once.
+//!
+//! Values are AWS's documented quotas unless a comment says otherwise. Code
+//! that bounds a queue, loop or buffer by client input takes its bound from here.
+
+/// Longest stream name (botocore `StreamName.max`).
+pub const STREAM_NAME_LEN_MAX: usize = 128;
+/// Longest partition key, in Unicode characters (botocore `PartitionKey.max`).
+pub const PARTITION_KEY_CHARS_MAX: usize = 256;
+/// Default largest record payload plus partition key: 1 MiB.
+pub const RECORD_BYTES_MAX_DEFAULT: usize = 1024 * 1024;
+/// Records in one PutRecords request.
+pub const PUT_RECORDS_ENTRIES_MAX: usize = 500;
+/// Payload plus partition keys of one PutRecords request: 5 MiB.
+pub const PUT_RECORDS_BYTES_MAX: usize = 5 * 1024 * 1024;
+/// Records returned by one GetRecords call.
+pub const GET_RECORDS_LIMIT_MAX: usize = 10_000;
+/// Bytes returned by one GetRecords call: 10 MiB.
+pub const GET_RECORDS_BYTES_MAX: usize = 10 * 1024 * 1024;
+/// A shard iterator is valid for five minutes after it is issued.
+pub const ITERATOR_TTL_MS: u64 = 300_000;
+/// Shards in a new stream when CreateStream gives no ShardCount.
+pub const DEFAULT_SHARD_COUNT: u32 = 4;
+/// Account-wide open-shard quota (AWS: 500 in most regions by default; Riffle
+/// is generous because the shard count costs little here).
+pub const ACCOUNT_SHARD_LIMIT_DEFAULT: u32 = 10_000;
+/// Default and bounds for retention, in hours.
+pub const RETENTION_HOURS_DEFAULT: u32 = 24;
+/// Shards described by one DescribeStream page, by default and at most.
+pub const DESCRIBE_STREAM_LIMIT_DEFAULT: usize = 100;
+pub const DESCRIBE_STREAM_LIMIT_MAX: usize = 10_000;
+/// Streams listed by one ListStreams page, by default and at most.
+pub const LIST_STREAMS_LIMIT_DEFAULT: usize = 100;
+pub const LIST_STREAMS_LIMIT_MAX: usize = 10_000;
+/// Shards listed by one ListShards page, by default and at most.
+pub const LIST_SHARDS_LIMIT_DEFAULT: usize = 1_000;
+pub const LIST_SHARDS_LIMIT_MAX: usize = 10_000;
+/// A ListShards / ListStreams NextToken is valid for 300 seconds.
+pub const NEXT_TOKEN_TTL_MS: u64 = 300_000;
+/// Largest request body the server reads. A 10 MiB record (UpdateMaxRecordSize)
+/// is about 14 MiB once base64-encoded in JSON.
+pub const REQUEST_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;

@@ -1,0 +1,113 @@
+//! The local backend: everything in one data directory.
+//!
+//! ```text
+//! <data-dir>/
+//!   metadata.redb                 streams, shards, secrets (redb, ACID)
+//!   logs/<stream uid, hex>/<shard index>/<base offset, 20 digits>.log
+//! ```
+//!
+//! - [`batch`]: the on-disk framing of one append (length, CRC32C, records).
+//! - [`segment`]: one segment file and its in-memory sparse index.
+//! - [`shard`]: a shard's segments, appends, reads and recovery.
+//! - [`syncer`]: the group-commit thread.
+//! - [`metadata`]: the redb metadata store.
+//!
+//! See `docs/storage.md` for the format and the durability argument.
+
+pub mod batch;
+pub mod metadata;
+pub mod segment;
+pub mod shard;
+pub mod syncer;
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::error::StoreError;
+use crate::log::{Durability, LogStore, ShardKey, ShardLog};
+
+pub use metadata::RedbMetadataStore;
+pub use shard::LocalShardLog;
+use syncer::Syncer;
+
+/// Tunables of the local log store.
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    pub durability: Durability,
+    /// A segment is sealed and a new one started past this size.
+    pub segment_bytes: u64,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        LocalConfig { durability: Durability::Sync, segment_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// Segment-file logs under `<data-dir>/logs`.
+#[derive(Debug)]
+pub struct LocalLogStore {
+    root: PathBuf,
+    config: LocalConfig,
+    syncer: Arc<Syncer>,
+    /// Open shard logs, so two opens of one shard share one writer.
+    open: Mutex<HashMap<ShardKey, Arc<LocalShardLog>>>,
+}
+
+impl LocalLogStore {
+    /// Opens (creating if needed) the logs under `data_dir`.
+    ///
+    /// # Errors
+    /// The directory could not be created.
+    pub fn open(data_dir: &Path, config: LocalConfig) -> Result<LocalLogStore, StoreError> {
+        let root = data_dir.join("logs");
+        fs::create_dir_all(&root).map_err(|e| StoreError::io(&root, e))?;
+        let syncer = Syncer::start(config.durability);
+        Ok(LocalLogStore { root, config, syncer, open: Mutex::new(HashMap::new()) })
+    }
+
+    fn stream_dir(&self, stream_uid: u64) -> PathBuf {
+        self.root.join(format!("{stream_uid:016x}"))
+    }
+}
+
+impl LogStore for LocalLogStore {
+    fn open_shard(&self, key: ShardKey) -> Result<Arc<dyn ShardLog>, StoreError> {
+        let mut open = self.open.lock();
+        if let Some(log) = open.get(&key) {
+            return Ok(log.clone());
+        }
+        let dir = self.stream_dir(key.stream_uid).join(key.shard_index.to_string());
+        let log = LocalShardLog::open(dir, self.config.clone(), self.syncer.clone())?;
+        open.insert(key, log.clone());
+        Ok(log)
+    }
+
+    fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
+        self.open.lock().retain(|key, _| key.stream_uid != stream_uid);
+        let dir = self.stream_dir(stream_uid);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io(dir, e)),
+        }
+    }
+
+    fn sync_all(&self) -> Result<(), StoreError> {
+        let logs: Vec<_> = self.open.lock().values().cloned().collect();
+        for log in logs {
+            log.sync_now()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LocalLogStore {
+    fn drop(&mut self) {
+        self.syncer.stop();
+    }
+}

@@ -1,0 +1,92 @@
+//! Stream metadata in redb: one table of streams keyed by name, one of secrets.
+//!
+//! Every write is one redb transaction committed with redb's default
+//! durability (fsync before commit returns), so a reshard or a delete is
+//! all-or-nothing across a crash.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::error::StoreError;
+use crate::metadata::{MetadataStore, StreamRecord};
+
+const STREAMS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("streams");
+const SECRETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("secrets");
+
+/// The redb-backed metadata store at `<data-dir>/metadata.redb`.
+pub struct RedbMetadataStore {
+    db: Database,
+}
+
+impl std::fmt::Debug for RedbMetadataStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbMetadataStore").finish_non_exhaustive()
+    }
+}
+
+impl RedbMetadataStore {
+    /// Opens or creates the metadata database in `data_dir`.
+    ///
+    /// # Errors
+    /// The file could not be opened, or is not a redb database.
+    pub fn open(data_dir: &Path) -> Result<RedbMetadataStore, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
+        let db = Database::create(data_dir.join("metadata.redb")).map_err(StoreError::metadata)?;
+        let txn = db.begin_write().map_err(StoreError::metadata)?;
+        txn.open_table(STREAMS).map_err(StoreError::metadata)?;
+        txn.open_table(SECRETS).map_err(StoreError::metadata)?;
+        txn.commit().map_err(StoreError::metadata)?;
+        Ok(RedbMetadataStore { db })
+    }
+}
+
+impl MetadataStore for RedbMetadataStore {
+    fn load_streams(&self) -> Result<Vec<StreamRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::metadata)?;
+        let table = txn.open_table(STREAMS).map_err(StoreError::metadata)?;
+        let mut streams = Vec::new();
+        for row in table.iter().map_err(StoreError::metadata)? {
+            let (_, value) = row.map_err(StoreError::metadata)?;
+            streams.push(serde_json::from_slice(value.value()).map_err(StoreError::metadata)?);
+        }
+        Ok(streams)
+    }
+
+    fn save_stream(&self, stream: &StreamRecord) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(stream).map_err(StoreError::metadata)?;
+        let txn = self.db.begin_write().map_err(StoreError::metadata)?;
+        {
+            let mut table = txn.open_table(STREAMS).map_err(StoreError::metadata)?;
+            table.insert(stream.name.as_str(), bytes.as_slice()).map_err(StoreError::metadata)?;
+        }
+        txn.commit().map_err(StoreError::metadata)
+    }
+
+    fn delete_stream(&self, name: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(StoreError::metadata)?;
+        {
+            let mut table = txn.open_table(STREAMS).map_err(StoreError::metadata)?;
+            table.remove(name).map_err(StoreError::metadata)?;
+        }
+        txn.commit().map_err(StoreError::metadata)
+    }
+
+    fn secret(&self, name: &str, create: &mut dyn FnMut() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let txn = self.db.begin_write().map_err(StoreError::metadata)?;
+        let secret = {
+            let mut table = txn.open_table(SECRETS).map_err(StoreError::metadata)?;
+            let existing = table.get(name).map_err(StoreError::metadata)?.map(|v| v.value().to_vec());
+            match existing {
+                Some(secret) => secret,
+                None => {
+                    let secret = create();
+                    table.insert(name, secret.as_slice()).map_err(StoreError::metadata)?;
+                    secret
+                }
+            }
+        };
+        txn.commit().map_err(StoreError::metadata)?;
+        Ok(secret)
+    }
+}

@@ -1,0 +1,360 @@
+//! A shard's log on local disk: its segments, appends, reads and recovery.
+
+use std::collections::VecDeque;
+use std::fs;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+use riffle_model::Millis;
+use tokio::sync::oneshot;
+
+use super::LocalConfig;
+use super::batch::{self, Take};
+use super::segment::{self, BatchCursor, Segment, SegmentView, Tail};
+use super::syncer::Syncer;
+use crate::error::StoreError;
+use crate::log::{Appended, Durability, Durable, LogBounds, ShardLog};
+use crate::record::{NewRecord, Record};
+
+/// A shard log stored as segment files in one directory.
+#[derive(Debug)]
+pub struct LocalShardLog {
+    dir: PathBuf,
+    config: LocalConfig,
+    syncer: Arc<Syncer>,
+    /// Lets `append` hand the syncer an `Arc` of this log.
+    this: Weak<LocalShardLog>,
+    /// Set while the log waits in the syncer's queue, so it is queued once
+    /// however many appends arrive before the next sync (group commit).
+    queued_for_sync: AtomicBool,
+    state: Mutex<ShardState>,
+}
+
+#[derive(Debug)]
+struct ShardState {
+    /// Oldest first; the last one is the active segment being appended to.
+    segments: Vec<Segment>,
+    /// One past the last committed record: readers stop here.
+    committed_end: u64,
+    committed_last_arrival: Option<Millis>,
+    /// Appends waiting for a sync that covers `end_offset`.
+    waiters: VecDeque<(u64, oneshot::Sender<Result<(), StoreError>>)>,
+    /// Set after a failed sync: what the kernel did with those pages is
+    /// unknowable (fsyncgate), so the log refuses further writes.
+    poisoned: bool,
+    encode_buf: Vec<u8>,
+}
+
+impl ShardState {
+    fn active(&mut self) -> &mut Segment {
+        self.segments.last_mut().expect("a shard log always has an active segment")
+    }
+
+    fn next_offset(&self) -> u64 {
+        self.segments.last().map_or(0, |s| s.end_offset)
+    }
+
+    fn last_arrival(&self) -> Option<Millis> {
+        self.segments.iter().rev().find_map(|s| s.last_arrival)
+    }
+}
+
+impl LocalShardLog {
+    /// Opens the log in `dir`, creating it if needed, and recovers it: every
+    /// segment is scanned and checked; a torn tail (a batch that was being
+    /// written when the process died) is cut off.
+    pub(crate) fn open(dir: PathBuf, config: LocalConfig, syncer: Arc<Syncer>) -> Result<Arc<LocalShardLog>, StoreError> {
+        let existed = dir.exists();
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        if !existed {
+            if let Some(parent) = dir.parent() {
+                segment::sync_dir(parent)?;
+                if let Some(grandparent) = parent.parent() {
+                    segment::sync_dir(grandparent)?;
+                }
+            }
+        }
+        let mut bases: Vec<u64> = fs::read_dir(&dir)
+            .map_err(|e| StoreError::io(&dir, e))?
+            .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(segment::parse_file_name))
+            .collect();
+        bases.sort_unstable();
+
+        let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
+        for base in bases {
+            let expected = segments.last().map(|s| s.end_offset);
+            let path = dir.join(segment::file_name(base));
+            let (mut recovered, tail) = Segment::recover(path, base)?;
+            if let Tail::Torn { valid_len, reason } = tail {
+                tracing::warn!(path = %recovered.path.display(), valid_len, reason, "truncating torn segment tail");
+                recovered.truncate(valid_len)?;
+            }
+            if let Some(expected) = expected {
+                if base < expected {
+                    return Err(StoreError::Corrupt { path: recovered.path, position: 0, reason: "segments overlap" });
+                }
+            }
+            segments.push(recovered);
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(&dir, 0)?);
+        }
+        let committed_end = segments.last().map_or(0, |s| s.end_offset);
+        let committed_last_arrival = segments.iter().rev().find_map(|s| s.last_arrival);
+        let state = ShardState {
+            segments,
+            committed_end,
+            committed_last_arrival,
+            waiters: VecDeque::new(),
+            poisoned: false,
+            encode_buf: Vec::new(),
+        };
+        Ok(Arc::new_cyclic(|this| LocalShardLog {
+            dir,
+            config,
+            syncer,
+            this: this.clone(),
+            queued_for_sync: AtomicBool::new(false),
+            state: Mutex::new(state),
+        }))
+    }
+
+    fn poisoned_error(&self) -> StoreError {
+        StoreError::Poisoned { path: self.dir.clone() }
+    }
+
+    /// Seals the active segment and starts a new one. The sealed segment is
+    /// synced first, so only the active segment can ever have a torn tail.
+    fn roll(&self, state: &mut ShardState) -> Result<(), StoreError> {
+        let next_offset = state.next_offset();
+        let active = state.active();
+        if self.config.durability != Durability::None {
+            active.file.sync_data().map_err(|e| StoreError::io(&active.path, e))?;
+        }
+        tracing::info!(dir = %self.dir.display(), base_offset = next_offset, "rolling segment");
+        let segment = Segment::create(&self.dir, next_offset)?;
+        state.segments.push(segment);
+        Ok(())
+    }
+
+    /// Makes everything written so far durable and visible, and answers the
+    /// appends waiting on it. Called by the syncer, and at shutdown.
+    pub(crate) fn sync_now(&self) -> Result<(), StoreError> {
+        self.queued_for_sync.store(false, Ordering::Release);
+        let (target_end, target_arrival, to_sync) = {
+            let state = self.state.lock();
+            if state.poisoned {
+                return Err(self.poisoned_error());
+            }
+            let to_sync: Vec<_> = state
+                .segments
+                .iter()
+                .filter(|s| s.committed_len < s.len || self.config.durability != Durability::Sync)
+                .map(|s| (s.file.clone(), s.path.clone(), s.base_offset, s.len))
+                .collect();
+            (state.next_offset(), state.last_arrival(), to_sync)
+        };
+        let mut failure = None;
+        for (file, path, _, _) in &to_sync {
+            if let Err(e) = file.sync_data() {
+                failure = Some(StoreError::io(path, e));
+                break;
+            }
+        }
+        let mut state = self.state.lock();
+        if let Some(err) = failure {
+            tracing::error!(error = %err, "fdatasync failed; shard log refuses further writes");
+            state.poisoned = true;
+            for (_, waiter) in state.waiters.drain(..) {
+                let _ = waiter.send(Err(err.clone()));
+            }
+            return Err(err);
+        }
+        for (_, _, base_offset, len) in to_sync {
+            if let Some(segment) = state.segments.iter_mut().find(|s| s.base_offset == base_offset) {
+                segment.committed_len = segment.committed_len.max(len);
+            }
+        }
+        if target_end > state.committed_end {
+            state.committed_end = target_end;
+            state.committed_last_arrival = target_arrival;
+        }
+        while state.waiters.front().is_some_and(|(end, _)| *end <= target_end) {
+            let (_, waiter) = state.waiters.pop_front().expect("front exists");
+            let _ = waiter.send(Ok(()));
+        }
+        Ok(())
+    }
+
+    fn request_sync(&self) {
+        if !self.queued_for_sync.swap(true, Ordering::AcqRel) {
+            if let Some(this) = self.this.upgrade() {
+                self.syncer.enqueue(this);
+            }
+        }
+    }
+
+    /// Views of the segments that may hold offsets from `from` on.
+    fn views_from(&self, state: &ShardState, position_of: impl Fn(&Segment) -> u64, first: usize) -> Vec<SegmentView> {
+        state.segments[first..]
+            .iter()
+            .map(|s| SegmentView {
+                path: s.path.clone(),
+                file: s.file.clone(),
+                start_position: position_of(s),
+                committed_len: s.committed_len,
+            })
+            .collect()
+    }
+}
+
+impl ShardLog for LocalShardLog {
+    fn append(&self, records: &[NewRecord<'_>], arrival: Millis) -> Result<Appended, StoreError> {
+        let mut state = self.state.lock();
+        if state.poisoned {
+            return Err(self.poisoned_error());
+        }
+        let arrival = state.last_arrival().map_or(arrival, |last| last.max(arrival));
+        if state.active().len >= self.config.segment_bytes {
+            self.roll(&mut state)?;
+        }
+        let first_offset = state.next_offset();
+        let mut buf = std::mem::take(&mut state.encode_buf);
+        batch::encode(records, first_offset, arrival, &mut buf);
+        let header = batch::BatchHeader::parse(&buf).expect("freshly encoded header is valid");
+        let active = state.active();
+        let position = active.len;
+        let written = active.file.write_all_at(&buf, position).map_err(|e| StoreError::io(&active.path, e));
+        if written.is_ok() {
+            active.note_batch(&header, position);
+        }
+        // Keep a modest buffer for the next append rather than a 5 MiB one forever.
+        if buf.capacity() <= 1 << 20 {
+            state.encode_buf = buf;
+        }
+        written?;
+        let end_offset = first_offset + records.len() as u64;
+
+        let durable = match self.config.durability {
+            Durability::Sync => {
+                let (sender, receiver) = oneshot::channel();
+                state.waiters.push_back((end_offset, sender));
+                drop(state);
+                self.request_sync();
+                Durable::pending(receiver)
+            }
+            Durability::Interval { .. } | Durability::None => {
+                let active = state.active();
+                active.committed_len = active.len;
+                state.committed_end = end_offset;
+                state.committed_last_arrival = Some(arrival);
+                drop(state);
+                if matches!(self.config.durability, Durability::Interval { .. }) {
+                    self.request_sync();
+                }
+                Durable::ready()
+            }
+        };
+        Ok(Appended { first_offset, arrival, durable })
+    }
+
+    fn read(&self, from: u64, max_records: usize, max_bytes: usize, not_before: Millis) -> Result<Vec<Record>, StoreError> {
+        let (views, committed_end) = {
+            let state = self.state.lock();
+            let start = state.segments.first().map_or(0, |s| s.base_offset);
+            let from = from.max(start);
+            if from >= state.committed_end || max_records == 0 {
+                return Ok(Vec::new());
+            }
+            let first = state.segments.partition_point(|s| s.base_offset <= from).saturating_sub(1);
+            (self.views_from(&state, |s| s.position_for_offset(from), first), state.committed_end)
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        let mut taken = 0usize;
+        for view in &views {
+            let mut cursor = BatchCursor::new(view);
+            while let Some((header, batch_bytes)) = cursor.next_batch()? {
+                if header.end_offset() <= from || header.arrival < not_before {
+                    continue;
+                }
+                let stopped = batch::decode_records(
+                    &batch_bytes,
+                    &header,
+                    |record| {
+                        if record.offset < from {
+                            Take::Skip
+                        } else if record.offset >= committed_end
+                            || taken >= max_records
+                            || out_len_reached(bytes, record.size_bytes(), max_bytes)
+                        {
+                            Take::Stop
+                        } else {
+                            bytes += record.size_bytes();
+                            taken += 1;
+                            Take::Yes
+                        }
+                    },
+                    &mut out,
+                )
+                .ok_or_else(|| StoreError::Corrupt { path: view.path.clone(), position: 0, reason: "record framing" })?;
+                if stopped || out.len() >= max_records {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn offset_at_time(&self, at: Millis) -> Result<u64, StoreError> {
+        let (views, committed_end) = {
+            let state = self.state.lock();
+            let first = state.segments.iter().position(|s| s.last_arrival.is_some_and(|last| last >= at));
+            let Some(first) = first else {
+                return Ok(state.committed_end);
+            };
+            (self.views_from(&state, |s| s.position_for_time(at), first), state.committed_end)
+        };
+        for view in &views {
+            let mut cursor = BatchCursor::new(view);
+            while let Some((header, _)) = cursor.next_batch()? {
+                if header.arrival >= at {
+                    return Ok(header.base_offset.min(committed_end));
+                }
+            }
+        }
+        Ok(committed_end)
+    }
+
+    fn bounds(&self) -> LogBounds {
+        let state = self.state.lock();
+        LogBounds {
+            start: state.segments.first().map_or(0, |s| s.base_offset),
+            end: state.committed_end,
+            last_arrival: state.committed_last_arrival,
+        }
+    }
+
+    fn expire_before(&self, cutoff: Millis) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        let sealed = state.segments.len() - 1;
+        let expired = state.segments[..sealed]
+            .iter()
+            .take_while(|s| s.last_arrival.is_none_or(|last| last < cutoff))
+            .count();
+        for segment in state.segments.drain(..expired) {
+            tracing::info!(path = %segment.path.display(), "deleting segment past retention");
+            fs::remove_file(&segment.path).map_err(|e| StoreError::io(&segment.path, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether adding a record of `size` bytes would pass `max_bytes`; the first
+/// record is always taken, so one oversized record is still delivered.
+fn out_len_reached(bytes: usize, size: usize, max_bytes: usize) -> bool {
+    bytes > 0 && bytes + size > max_bytes
+}
