@@ -1,1 +1,272 @@
-//! placeholder
+//! Kinesis semantics without HTTP: streams, shards, routing, iterators and
+//! records, on top of the storage traits.
+//!
+//! - [`Engine`] is the entry point; each operation lives in its own file
+//!   under [`ops`] as an `impl Engine` block (`ops/put_records.rs`, …).
+//! - [`stream`]: a stream at run time (status, shards, routing table).
+//! - [`error`]: [`EngineError`], which the wire layer maps to AWS errors.
+//! - [`clock`]: the only source of wall-clock time.
+//! - [`page_token`]: NextToken encoding for the paginated list operations.
+//!
+//! The engine never sees JSON or HTTP: inputs are parsed `riffle-model`
+//! types, outputs are plain structs.
+
+pub mod clock;
+pub mod error;
+pub mod ops;
+pub mod page_token;
+pub mod stream;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use rand::RngExt;
+use riffle_model::limits::{ACCOUNT_SHARD_LIMIT_DEFAULT, RECORD_BYTES_MAX_DEFAULT};
+use riffle_model::{AccountId, IteratorKey, Millis, Region, StreamArn, StreamName};
+use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
+use riffle_store::{Durability, LogStore, MetadataStore};
+
+pub use clock::Clock;
+pub use error::{EngineError, EngineResult};
+pub use stream::StreamStatus;
+
+use stream::Stream;
+
+/// Engine settings that AWS fixes but Riffle lets the operator choose.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub account: AccountId,
+    pub region: Region,
+    /// How long a new stream stays CREATING (AWS: about 0.5 s to a few s).
+    pub create_delay_ms: u64,
+    /// How long a deleted stream stays DELETING.
+    pub delete_delay_ms: u64,
+    /// Largest record (data plus partition key) a stream accepts.
+    pub record_bytes_max: usize,
+    /// Open shards allowed across all streams.
+    pub account_shard_limit: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            account: AccountId::default(),
+            region: Region::default(),
+            create_delay_ms: 500,
+            delete_delay_ms: 500,
+            record_bytes_max: RECORD_BYTES_MAX_DEFAULT,
+            account_shard_limit: ACCOUNT_SHARD_LIMIT_DEFAULT,
+        }
+    }
+}
+
+/// How a request names a stream: AWS accepts either form on every operation.
+#[derive(Clone, Debug)]
+pub enum StreamRef {
+    Name(StreamName),
+    Arn(StreamArn),
+}
+
+impl StreamRef {
+    /// The name as a client would recognise it in an error message.
+    pub fn display_name(&self) -> &str {
+        match self {
+            StreamRef::Name(name) => name.as_str(),
+            StreamRef::Arn(arn) => arn.stream.as_str(),
+        }
+    }
+}
+
+/// The Kinesis engine. Cheap to clone; all clones share one state.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: EngineConfig,
+    clock: Clock,
+    meta: Arc<dyn MetadataStore>,
+    logs: Arc<dyn LogStore>,
+    iterator_key: IteratorKey,
+    streams: RwLock<Streams>,
+}
+
+/// Every stream, by name (ordered, for ListStreams) and by incarnation id
+/// (for iterators).
+#[derive(Debug, Default)]
+struct Streams {
+    by_name: BTreeMap<StreamName, Arc<Stream>>,
+    by_uid: HashMap<u64, Arc<Stream>>,
+}
+
+impl Streams {
+    fn insert(&mut self, stream: Arc<Stream>) {
+        self.by_uid.insert(stream.uid, stream.clone());
+        self.by_name.insert(stream.name.clone(), stream);
+    }
+
+    fn remove(&mut self, stream: &Stream) {
+        self.by_uid.remove(&stream.uid);
+        if self
+            .by_name
+            .get(&stream.name)
+            .is_some_and(|s| s.uid == stream.uid)
+        {
+            self.by_name.remove(&stream.name);
+        }
+    }
+}
+
+/// How often retention is enforced on stored data.
+const RETENTION_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+impl Engine {
+    /// Opens the engine on the given stores, loading every stream.
+    /// Streams whose deletion was under way when the server stopped are
+    /// finished off now.
+    ///
+    /// # Errors
+    /// The metadata could not be read or a shard log could not be recovered.
+    pub fn open(
+        config: EngineConfig,
+        clock: Clock,
+        meta: Arc<dyn MetadataStore>,
+        logs: Arc<dyn LogStore>,
+    ) -> EngineResult<Engine> {
+        let secret = meta.secret("iterator-key", &mut || {
+            rand::rng().random::<[u8; 32]>().to_vec()
+        })?;
+        let iterator_key = IteratorKey::from_bytes(secret.try_into().unwrap_or_else(|_| {
+            tracing::warn!(
+                "stored iterator key has the wrong length; existing iterators become invalid"
+            );
+            rand::rng().random()
+        }));
+        let mut streams = Streams::default();
+        for record in meta.load_streams()? {
+            if record.deleting_since_ms.is_some() {
+                meta.delete_stream(&record.name)?;
+                logs.remove_stream(record.uid)?;
+                continue;
+            }
+            streams.insert(Arc::new(Stream::open(record, &*logs)?));
+        }
+        tracing::info!(streams = streams.by_name.len(), "engine opened");
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                config,
+                clock,
+                meta,
+                logs,
+                iterator_key,
+                streams: RwLock::new(streams),
+            }),
+        })
+    }
+
+    /// Opens the engine on the local backend in `data_dir`.
+    ///
+    /// # Errors
+    /// As [`Engine::open`], or the data directory is unusable.
+    pub fn open_local(
+        data_dir: &Path,
+        config: EngineConfig,
+        durability: Durability,
+        clock: Clock,
+    ) -> EngineResult<Engine> {
+        let meta = Arc::new(RedbMetadataStore::open(data_dir)?);
+        let logs = Arc::new(LocalLogStore::open(
+            data_dir,
+            LocalConfig {
+                durability,
+                ..LocalConfig::default()
+            },
+        )?);
+        Engine::open(config, clock, meta, logs)
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    pub fn now(&self) -> Millis {
+        self.inner.clock.now()
+    }
+
+    fn arn(&self, name: &StreamName) -> StreamArn {
+        StreamArn::new(&self.inner.config.region, &self.inner.config.account, name)
+    }
+
+    /// Finds a stream by name or ARN. An ARN for another account or region
+    /// names a stream this server does not have.
+    fn lookup(&self, stream: &StreamRef) -> EngineResult<Arc<Stream>> {
+        let not_found = || EngineError::StreamNotFound {
+            stream: stream.display_name().to_owned(),
+        };
+        let name = match stream {
+            StreamRef::Name(name) => name,
+            StreamRef::Arn(arn) => {
+                let config = &self.inner.config;
+                if arn.account != config.account.as_str() || arn.region != config.region.as_str() {
+                    return Err(not_found());
+                }
+                &arn.stream
+            }
+        };
+        self.inner
+            .streams
+            .read()
+            .by_name
+            .get(name)
+            .cloned()
+            .ok_or_else(not_found)
+    }
+
+    /// Starts background upkeep (retention). Call once, inside a Tokio runtime.
+    pub fn spawn_maintenance(&self) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(RETENTION_SWEEP_INTERVAL);
+            loop {
+                ticker.tick().await;
+                engine.enforce_retention();
+            }
+        });
+    }
+
+    /// Deletes stored data older than each stream's retention period.
+    pub fn enforce_retention(&self) {
+        let now = self.now();
+        let streams: Vec<_> = self
+            .inner
+            .streams
+            .read()
+            .by_name
+            .values()
+            .cloned()
+            .collect();
+        for stream in streams {
+            let state = stream.state.read();
+            let cutoff = state.retention_cutoff(now);
+            for shard in &state.shards {
+                if let Err(err) = shard.log.expire_before(cutoff) {
+                    tracing::error!(stream = %stream.name, shard = %shard.id, error = %err, "retention sweep failed");
+                }
+            }
+        }
+    }
+
+    /// Makes every acknowledged and in-flight write durable. Call on shutdown.
+    ///
+    /// # Errors
+    /// A final sync failed.
+    pub fn shutdown(&self) -> EngineResult<()> {
+        self.inner.logs.sync_all()?;
+        Ok(())
+    }
+}

@@ -33,7 +33,9 @@ impl Region {
     pub fn parse(region: &str) -> Option<Region> {
         let valid = !region.is_empty()
             && region.len() <= 32
-            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         valid.then(|| Region(region.to_owned()))
     }
 

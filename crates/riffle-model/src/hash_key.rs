@@ -37,7 +37,10 @@ pub struct HashKeyRange {
 }
 
 impl HashKeyRange {
-    pub const FULL: HashKeyRange = HashKeyRange { start: 0, end: u128::MAX };
+    pub const FULL: HashKeyRange = HashKeyRange {
+        start: 0,
+        end: u128::MAX,
+    };
 
     pub fn contains(&self, key: HashKey) -> bool {
         self.start <= key.0 && key.0 <= self.end
@@ -51,11 +54,16 @@ impl HashKeyRange {
             return vec![HashKeyRange::FULL];
         }
         // floor(2^128 / n), computed without overflowing u128.
-        let width = u128::MAX / u128::from(n) + u128::from(u128::MAX % u128::from(n) == u128::from(n) - 1);
+        let width =
+            u128::MAX / u128::from(n) + u128::from(u128::MAX % u128::from(n) == u128::from(n) - 1);
         (0..n)
             .map(|i| {
                 let start = width * u128::from(i);
-                let end = if i + 1 == n { u128::MAX } else { width * u128::from(i + 1) - 1 };
+                let end = if i + 1 == n {
+                    u128::MAX
+                } else {
+                    width * u128::from(i + 1) - 1
+                };
                 HashKeyRange { start, end }
             })
             .collect()
@@ -70,7 +78,10 @@ mod tests {
     #[test]
     fn md5_routing_matches_aws() {
         // MD5("a") = 0cc175b9c0f1b6a831c399e269772661.
-        assert_eq!(HashKey::of_partition_key("a").0, 0x0cc175b9c0f1b6a831c399e269772661);
+        assert_eq!(
+            HashKey::of_partition_key("a").0,
+            0x0cc175b9c0f1b6a831c399e269772661
+        );
     }
 
     #[test]
@@ -80,15 +91,27 @@ mod tests {
         assert_eq!(two[1].start, 1u128 << 127);
         assert_eq!(two[0].end, (1u128 << 127) - 1);
         // AWS's 4-shard stream starts shard 1 at 85070591730234615865843651857942052864 (2^126).
-        assert_eq!(HashKeyRange::uniform(4)[1].start, 85070591730234615865843651857942052864);
+        assert_eq!(
+            HashKeyRange::uniform(4)[1].start,
+            85070591730234615865843651857942052864
+        );
         // 3 shards: AWS uses 113427455640312821154458202477256070485 as the second start.
-        assert_eq!(HashKeyRange::uniform(3)[1].start, 113427455640312821154458202477256070485);
+        assert_eq!(
+            HashKeyRange::uniform(3)[1].start,
+            113427455640312821154458202477256070485
+        );
     }
 
     #[test]
     fn hash_key_parse_rejects_overflow() {
-        assert_eq!(HashKey::parse("340282366920938463463374607431768211455"), Some(HashKey(u128::MAX)));
-        assert_eq!(HashKey::parse("340282366920938463463374607431768211456"), None);
+        assert_eq!(
+            HashKey::parse("340282366920938463463374607431768211455"),
+            Some(HashKey(u128::MAX))
+        );
+        assert_eq!(
+            HashKey::parse("340282366920938463463374607431768211456"),
+            None
+        );
         assert_eq!(HashKey::parse("-1"), None);
     }
 

@@ -38,7 +38,8 @@ impl IteratorKey {
     }
 
     fn mac(&self, body: &[u8]) -> [u8; MAC_LEN] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC accepts any key length");
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC accepts any key length");
         mac.update(body);
         let full = mac.finalize().into_bytes();
         let mut out = [0u8; MAC_LEN];
@@ -81,7 +82,9 @@ impl IteratorToken {
 
     pub fn decode(text: &str, key: &IteratorKey) -> Result<IteratorToken, TokenError> {
         let mut raw = [0u8; TOKEN_LEN + 2];
-        let n = STANDARD.decode_slice(text.as_bytes(), &mut raw).map_err(|_| TokenError::Invalid)?;
+        let n = STANDARD
+            .decode_slice(text.as_bytes(), &mut raw)
+            .map_err(|_| TokenError::Invalid)?;
         if n != TOKEN_LEN || raw[0] != VERSION {
             return Err(TokenError::Invalid);
         }
@@ -111,15 +114,29 @@ mod tests {
 
     #[test]
     fn edited_tokens_are_refused() {
-        let token = IteratorToken { stream_uid: 9, shard_index: 1, offset: 5, issued_at: Millis(77) };
+        let token = IteratorToken {
+            stream_uid: 9,
+            shard_index: 1,
+            offset: 5,
+            issued_at: Millis(77),
+        };
         let text = token.encode(&key(1));
         assert_eq!(IteratorToken::decode(&text, &key(1)), Ok(token));
-        assert_eq!(IteratorToken::decode(&text, &key(2)), Err(TokenError::Invalid));
+        assert_eq!(
+            IteratorToken::decode(&text, &key(2)),
+            Err(TokenError::Invalid)
+        );
         let mut edited = text.clone().into_bytes();
         edited[10] = if edited[10] == b'A' { b'B' } else { b'A' };
         let edited = String::from_utf8(edited).unwrap();
-        assert_eq!(IteratorToken::decode(&edited, &key(1)), Err(TokenError::Invalid));
-        assert_eq!(IteratorToken::decode("not a token", &key(1)), Err(TokenError::Invalid));
+        assert_eq!(
+            IteratorToken::decode(&edited, &key(1)),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            IteratorToken::decode("not a token", &key(1)),
+            Err(TokenError::Invalid)
+        );
         assert_eq!(IteratorToken::decode("", &key(1)), Err(TokenError::Invalid));
     }
 

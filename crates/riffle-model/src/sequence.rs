@@ -76,16 +76,22 @@ mod tests {
     use proptest::prelude::*;
 
     fn arb_sequence() -> impl Strategy<Value = SequenceNumber> {
-        (any::<u64>(), any::<u32>(), any::<u64>()).prop_map(|(epoch, shard_index, offset)| SequenceNumber {
-            epoch,
-            shard_index,
-            offset,
+        (any::<u64>(), any::<u32>(), any::<u64>()).prop_map(|(epoch, shard_index, offset)| {
+            SequenceNumber {
+                epoch,
+                shard_index,
+                offset,
+            }
         })
     }
 
     #[test]
     fn sequence_numbers_have_56_digits() {
-        let seq = SequenceNumber { epoch: 1_795_000_000_000, shard_index: 3, offset: 42 };
+        let seq = SequenceNumber {
+            epoch: 1_795_000_000_000,
+            shard_index: 3,
+            offset: 42,
+        };
         let text = seq.to_string();
         assert_eq!(text.len(), SEQUENCE_DIGITS);
         assert!(text.starts_with('4'));
@@ -96,7 +102,11 @@ mod tests {
     fn foreign_numbers_do_not_parse() {
         assert_eq!(SequenceNumber::parse("0"), None);
         assert_eq!(SequenceNumber::parse(&"5".repeat(56)), None);
-        assert_eq!(SequenceNumber::parse(&format!("4{}", "9".repeat(55))), None, "epoch overflows u64");
+        assert_eq!(
+            SequenceNumber::parse(&format!("4{}", "9".repeat(55))),
+            None,
+            "epoch overflows u64"
+        );
     }
 
     proptest! {

@@ -17,7 +17,11 @@ impl ShardId {
         if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        digits.parse::<u64>().ok().and_then(|n| u32::try_from(n).ok()).map(ShardId)
+        digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(ShardId)
     }
 
     pub fn index(self) -> usize {

@@ -73,9 +73,18 @@ mod tests {
     #[test]
     fn java_date_matches_java_format() {
         // 2026-11-22T02:53:29Z was a Sunday.
-        assert_eq!(Millis(1_795_316_009_000).java_date().to_string(), "Sun Nov 22 02:53:29 UTC 2026");
-        assert_eq!(Millis(0).java_date().to_string(), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(
+            Millis(1_795_316_009_000).java_date().to_string(),
+            "Sun Nov 22 02:53:29 UTC 2026"
+        );
+        assert_eq!(
+            Millis(0).java_date().to_string(),
+            "Thu Jan 01 00:00:00 UTC 1970"
+        );
         // A leap day.
-        assert_eq!(Millis(951_782_400_000).java_date().to_string(), "Tue Feb 29 00:00:00 UTC 2000");
+        assert_eq!(
+            Millis(951_782_400_000).java_date().to_string(),
+            "Tue Feb 29 00:00:00 UTC 2000"
+        );
     }
 }

@@ -11,14 +11,30 @@ use riffle_model::Millis;
 use crate::log::{LogStore, ShardKey};
 use crate::record::NewRecord;
 
-const KEY: ShardKey = ShardKey { stream_uid: 7, shard_index: 0 };
+const KEY: ShardKey = ShardKey {
+    stream_uid: 7,
+    shard_index: 0,
+};
 
 fn records(prefix: &str, n: usize) -> Vec<(String, Vec<u8>)> {
-    (0..n).map(|i| (format!("{prefix}-{i}"), format!("{prefix}-data-{i}").into_bytes())).collect()
+    (0..n)
+        .map(|i| {
+            (
+                format!("{prefix}-{i}"),
+                format!("{prefix}-data-{i}").into_bytes(),
+            )
+        })
+        .collect()
 }
 
 fn as_new(records: &[(String, Vec<u8>)]) -> Vec<NewRecord<'_>> {
-    records.iter().map(|(pk, data)| NewRecord { partition_key: pk, data }).collect()
+    records
+        .iter()
+        .map(|(pk, data)| NewRecord {
+            partition_key: pk,
+            data,
+        })
+        .collect()
 }
 
 /// Appended records read back in order, with consecutive offsets, and
@@ -43,7 +59,10 @@ pub async fn append_read_reopen<S: LogStore>(dir: &Path, open: impl Fn(&Path) ->
     let bounds = log.bounds();
     assert_eq!((bounds.start, bounds.end), (0, 5));
     let all = log.read(0, 100, usize::MAX, Millis(0)).unwrap();
-    let keys: Vec<_> = all.iter().map(|r| r.partition_key_str().to_owned()).collect();
+    let keys: Vec<_> = all
+        .iter()
+        .map(|r| r.partition_key_str().to_owned())
+        .collect();
     assert_eq!(keys, ["a-0", "a-1", "a-2", "b-0", "b-1"]);
     assert!(all.iter().enumerate().all(|(i, r)| r.offset == i as u64));
     assert_eq!(&all[4].data[..], b"b-data-1");
@@ -55,13 +74,37 @@ pub async fn read_limits<S: LogStore>(dir: &Path, open: impl Fn(&Path) -> S) {
     let store = open(dir);
     let log = store.open_shard(KEY).unwrap();
     let batch = records("r", 10);
-    log.append(&as_new(&batch), Millis(5)).unwrap().durable.wait().await.unwrap();
-    assert_eq!(log.read(4, 3, usize::MAX, Millis(0)).unwrap().iter().map(|r| r.offset).collect::<Vec<_>>(), [4, 5, 6]);
+    log.append(&as_new(&batch), Millis(5))
+        .unwrap()
+        .durable
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(
+        log.read(4, 3, usize::MAX, Millis(0))
+            .unwrap()
+            .iter()
+            .map(|r| r.offset)
+            .collect::<Vec<_>>(),
+        [4, 5, 6]
+    );
     let one_record_bytes = batch[0].0.len() + batch[0].1.len();
-    assert_eq!(log.read(0, 100, one_record_bytes * 2, Millis(0)).unwrap().len(), 2);
-    assert_eq!(log.read(0, 100, 1, Millis(0)).unwrap().len(), 1, "an oversized first record is still returned");
+    assert_eq!(
+        log.read(0, 100, one_record_bytes * 2, Millis(0))
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        log.read(0, 100, 1, Millis(0)).unwrap().len(),
+        1,
+        "an oversized first record is still returned"
+    );
     assert!(log.read(10, 100, usize::MAX, Millis(0)).unwrap().is_empty());
-    assert!(log.read(0, 100, usize::MAX, Millis(6)).unwrap().is_empty(), "expired records are skipped");
+    assert!(
+        log.read(0, 100, usize::MAX, Millis(6)).unwrap().is_empty(),
+        "expired records are skipped"
+    );
 }
 
 /// `offset_at_time` finds the first record at or after a time.
@@ -70,7 +113,12 @@ pub async fn seek_by_time<S: LogStore>(dir: &Path, open: impl Fn(&Path) -> S) {
     let log = store.open_shard(KEY).unwrap();
     for (i, at) in [100u64, 200, 300].into_iter().enumerate() {
         let batch = records(&format!("t{i}"), 2);
-        log.append(&as_new(&batch), Millis(at)).unwrap().durable.wait().await.unwrap();
+        log.append(&as_new(&batch), Millis(at))
+            .unwrap()
+            .durable
+            .wait()
+            .await
+            .unwrap();
     }
     assert_eq!(log.offset_at_time(Millis(0)).unwrap(), 0);
     assert_eq!(log.offset_at_time(Millis(150)).unwrap(), 2);
@@ -82,7 +130,12 @@ pub async fn seek_by_time<S: LogStore>(dir: &Path, open: impl Fn(&Path) -> S) {
 pub async fn remove_stream<S: LogStore>(dir: &Path, open: impl Fn(&Path) -> S) {
     let store = open(dir);
     let log = store.open_shard(KEY).unwrap();
-    log.append(&as_new(&records("x", 1)), Millis(1)).unwrap().durable.wait().await.unwrap();
+    log.append(&as_new(&records("x", 1)), Millis(1))
+        .unwrap()
+        .durable
+        .wait()
+        .await
+        .unwrap();
     drop(log);
     store.remove_stream(KEY.stream_uid).unwrap();
     let log = store.open_shard(KEY).unwrap();

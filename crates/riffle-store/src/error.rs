@@ -9,11 +9,18 @@ use std::sync::Arc;
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("I/O error on {path}: {source}")]
-    Io { path: PathBuf, source: Arc<io::Error> },
+    Io {
+        path: PathBuf,
+        source: Arc<io::Error>,
+    },
     #[error("metadata store error: {0}")]
     Metadata(Arc<str>),
     #[error("corrupt data in {path} at byte {position}: {reason}")]
-    Corrupt { path: PathBuf, position: u64, reason: &'static str },
+    Corrupt {
+        path: PathBuf,
+        position: u64,
+        reason: &'static str,
+    },
     #[error("a previous write to {path} failed to sync; the shard refuses writes until restart")]
     Poisoned { path: PathBuf },
     #[error("the store is shutting down")]
@@ -22,7 +29,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> StoreError {
-        StoreError::Io { path: path.into(), source: Arc::new(source) }
+        StoreError::Io {
+            path: path.into(),
+            source: Arc::new(source),
+        }
     }
 
     pub(crate) fn metadata(err: impl std::fmt::Display) -> StoreError {

@@ -44,7 +44,10 @@ pub struct LocalConfig {
 
 impl Default for LocalConfig {
     fn default() -> Self {
-        LocalConfig { durability: Durability::Sync, segment_bytes: 64 * 1024 * 1024 }
+        LocalConfig {
+            durability: Durability::Sync,
+            segment_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -67,7 +70,12 @@ impl LocalLogStore {
         let root = data_dir.join("logs");
         fs::create_dir_all(&root).map_err(|e| StoreError::io(&root, e))?;
         let syncer = Syncer::start(config.durability);
-        Ok(LocalLogStore { root, config, syncer, open: Mutex::new(HashMap::new()) })
+        Ok(LocalLogStore {
+            root,
+            config,
+            syncer,
+            open: Mutex::new(HashMap::new()),
+        })
     }
 
     fn stream_dir(&self, stream_uid: u64) -> PathBuf {
@@ -81,14 +89,18 @@ impl LogStore for LocalLogStore {
         if let Some(log) = open.get(&key) {
             return Ok(log.clone());
         }
-        let dir = self.stream_dir(key.stream_uid).join(key.shard_index.to_string());
+        let dir = self
+            .stream_dir(key.stream_uid)
+            .join(key.shard_index.to_string());
         let log = LocalShardLog::open(dir, self.config.clone(), self.syncer.clone())?;
         open.insert(key, log.clone());
         Ok(log)
     }
 
     fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
-        self.open.lock().retain(|key, _| key.stream_uid != stream_uid);
+        self.open
+            .lock()
+            .retain(|key, _| key.stream_uid != stream_uid);
         let dir = self.stream_dir(stream_uid);
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),

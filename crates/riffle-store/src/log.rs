@@ -105,7 +105,13 @@ pub trait ShardLog: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// I/O failure, or stored data failed its checksum.
-    fn read(&self, from: u64, max_records: usize, max_bytes: usize, not_before: Millis) -> Result<Vec<Record>, StoreError>;
+    fn read(
+        &self,
+        from: u64,
+        max_records: usize,
+        max_bytes: usize,
+        not_before: Millis,
+    ) -> Result<Vec<Record>, StoreError>;
 
     /// The first committed offset whose arrival time is at or after `at`, or
     /// `bounds().end` if there is none.

@@ -73,5 +73,9 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     ///
     /// # Errors
     /// The store could not be read or written.
-    fn secret(&self, name: &str, create: &mut dyn FnMut() -> Vec<u8>) -> Result<Vec<u8>, StoreError>;
+    fn secret(
+        &self,
+        name: &str,
+        create: &mut dyn FnMut() -> Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError>;
 }

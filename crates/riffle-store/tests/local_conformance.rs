@@ -11,10 +11,23 @@ use riffle_store::local::{LocalConfig, LocalLogStore};
 use riffle_store::{Durability, LogStore, NewRecord, ShardKey};
 
 fn opener(durability: Durability, segment_bytes: u64) -> impl Fn(&Path) -> LocalLogStore {
-    move |dir| LocalLogStore::open(dir, LocalConfig { durability, segment_bytes }).unwrap()
+    move |dir| {
+        LocalLogStore::open(
+            dir,
+            LocalConfig {
+                durability,
+                segment_bytes,
+            },
+        )
+        .unwrap()
+    }
 }
 
-const MODES: [Durability; 3] = [Durability::Sync, Durability::Interval { interval_ms: 5 }, Durability::None];
+const MODES: [Durability; 3] = [
+    Durability::Sync,
+    Durability::Interval { interval_ms: 5 },
+    Durability::None,
+];
 
 #[tokio::test]
 async fn scenarios_pass_in_every_durability_mode() {
@@ -30,20 +43,37 @@ async fn scenarios_pass_in_every_durability_mode() {
     }
 }
 
-const KEY: ShardKey = ShardKey { stream_uid: 1, shard_index: 3 };
+const KEY: ShardKey = ShardKey {
+    stream_uid: 1,
+    shard_index: 3,
+};
 
 async fn append_n(store: &LocalLogStore, n: usize) {
     let log = store.open_shard(KEY).unwrap();
     for i in 0..n {
         let data = format!("record-{i}");
-        let appended = log.append(&[NewRecord { partition_key: "pk", data: data.as_bytes() }], Millis(i as u64)).unwrap();
+        let appended = log
+            .append(
+                &[NewRecord {
+                    partition_key: "pk",
+                    data: data.as_bytes(),
+                }],
+                Millis(i as u64),
+            )
+            .unwrap();
         appended.durable.wait().await.unwrap();
     }
 }
 
 fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let shard_dir = dir.join("logs").join(format!("{:016x}", KEY.stream_uid)).join(KEY.shard_index.to_string());
-    let mut files: Vec<_> = std::fs::read_dir(shard_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let shard_dir = dir
+        .join("logs")
+        .join(format!("{:016x}", KEY.stream_uid))
+        .join(KEY.shard_index.to_string());
+    let mut files: Vec<_> = std::fs::read_dir(shard_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     files
 }
@@ -56,20 +86,40 @@ async fn torn_tail_is_truncated_and_earlier_records_survive() {
     // Simulate a crash mid-write: half a batch of garbage at the end.
     let file = segment_files(dir.path()).pop().unwrap();
     let good_len = std::fs::metadata(&file).unwrap().len();
-    OpenOptions::new().append(true).open(&file).unwrap().write_all(&[0x2a; 19]).unwrap();
+    OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap()
+        .write_all(&[0x2a; 19])
+        .unwrap();
 
     let store = open(dir.path());
     let log = store.open_shard(KEY).unwrap();
     assert_eq!(log.bounds().end, 5);
-    assert_eq!(std::fs::metadata(&file).unwrap().len(), good_len, "the torn tail was cut off");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len(),
+        good_len,
+        "the torn tail was cut off"
+    );
     let records = log.read(0, 100, usize::MAX, Millis(0)).unwrap();
     assert_eq!(records.len(), 5);
     assert_eq!(&records[4].data[..], b"record-4");
     // New appends continue the offsets and are readable.
-    let appended = log.append(&[NewRecord { partition_key: "pk", data: b"after" }], Millis(9)).unwrap();
+    let appended = log
+        .append(
+            &[NewRecord {
+                partition_key: "pk",
+                data: b"after",
+            }],
+            Millis(9),
+        )
+        .unwrap();
     assert_eq!(appended.first_offset, 5);
     appended.durable.wait().await.unwrap();
-    assert_eq!(&log.read(5, 1, usize::MAX, Millis(0)).unwrap()[0].data[..], b"after");
+    assert_eq!(
+        &log.read(5, 1, usize::MAX, Millis(0)).unwrap()[0].data[..],
+        b"after"
+    );
 }
 
 #[tokio::test]
@@ -85,7 +135,11 @@ async fn corrupted_last_batch_is_dropped_not_served() {
 
     let store = open(dir.path());
     let log = store.open_shard(KEY).unwrap();
-    assert_eq!(log.bounds().end, 2, "the batch with a bad CRC is not trusted");
+    assert_eq!(
+        log.bounds().end,
+        2,
+        "the batch with a bad CRC is not trusted"
+    );
     assert_eq!(log.read(0, 100, usize::MAX, Millis(0)).unwrap().len(), 2);
 }
 
@@ -101,6 +155,9 @@ async fn expired_sealed_segments_are_deleted() {
     let bounds = log.bounds();
     assert_eq!(bounds.start, 3);
     assert_eq!(bounds.end, 6);
-    assert_eq!(log.read(0, 100, usize::MAX, Millis(0)).unwrap()[0].offset, 3);
+    assert_eq!(
+        log.read(0, 100, usize::MAX, Millis(0)).unwrap()[0].offset,
+        3
+    );
     assert_eq!(segment_files(dir.path()).len(), before - 3);
 }

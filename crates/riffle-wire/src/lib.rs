@@ -1,1 +1,26 @@
-//! placeholder
+//! The Kinesis wire protocol, without the transport: AWS JSON 1.1 request
+//! and response shapes, validation with AWS's messages, and AWS error bodies.
+//!
+//! - [`operation`]: the `X-Amz-Target` operation names.
+//! - [`dispatch`]: decode → validate → execute → encode, for one request body.
+//! - [`ops`]: one file per operation with its request and response shapes.
+//! - [`validate`]: AWS's "N validation errors detected: …" messages.
+//! - [`error`]: [`AwsError`] and the one mapping from engine errors to AWS.
+//! - [`json`]: blob (base64) and timestamp fields, and serde errors phrased
+//!   as AWS's SerializationException.
+//!
+//! Requests decode straight into typed structs; no JSON value tree is built.
+
+pub mod dispatch;
+pub mod error;
+pub mod json;
+pub mod operation;
+pub mod ops;
+pub mod validate;
+
+pub use dispatch::{Reply, dispatch};
+pub use error::AwsError;
+pub use operation::Operation;
+
+/// The content type of AWS JSON 1.1 requests and responses.
+pub const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";

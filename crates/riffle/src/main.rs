@@ -1,1 +1,151 @@
-fn main() {}
+//! The `riffle` command. It stays thin: parse flags, install logging, bind
+//! the port, and hand a listener, an engine and a shutdown signal to
+//! `riffle_server::serve`.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use riffle_engine::{Clock, Engine, EngineConfig};
+use riffle_model::{AccountId, Region};
+use riffle_store::Durability;
+use tokio::net::TcpListener;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "riffle",
+    version,
+    about = "A durable, self-hosted Amazon Kinesis Data Streams server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the Kinesis API.
+    Serve(ServeArgs),
+}
+
+#[derive(Parser, Debug)]
+struct ServeArgs {
+    /// Address to listen on (HTTP/1.1 and h2c on one port).
+    #[arg(long, env = "RIFFLE_LISTEN", default_value = "127.0.0.1:4567")]
+    listen: SocketAddr,
+    /// Directory for stream data and metadata; created if missing.
+    #[arg(long, env = "RIFFLE_DATA_DIR", default_value = "riffle-data")]
+    data_dir: PathBuf,
+    /// When a put is acknowledged. `sync` (default): after fdatasync, so
+    /// acknowledged data survives power loss. `interval` (RELAXED): after the
+    /// write, with a sync every --sync-interval-ms. `none` (RELAXED): after the
+    /// write, never syncing explicitly. Both relaxed modes survive a crash of
+    /// Riffle itself, but not of the machine.
+    #[arg(long, env = "RIFFLE_DURABILITY", value_enum, default_value_t = DurabilityArg::Sync)]
+    durability: DurabilityArg,
+    /// Sync period for `--durability interval`.
+    #[arg(long, env = "RIFFLE_SYNC_INTERVAL_MS", default_value_t = 100)]
+    sync_interval_ms: u64,
+    /// How long a new stream stays CREATING (AWS takes about half a second;
+    /// use 0 in tests and benchmarks).
+    #[arg(long, env = "RIFFLE_CREATE_DELAY_MS", default_value_t = 500)]
+    create_delay_ms: u64,
+    /// How long a deleted stream stays DELETING.
+    #[arg(long, env = "RIFFLE_DELETE_DELAY_MS", default_value_t = 500)]
+    delete_delay_ms: u64,
+    /// The 12-digit account id used in ARNs and messages.
+    #[arg(long, env = "RIFFLE_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+    /// The region used in ARNs.
+    #[arg(long, env = "RIFFLE_REGION", default_value = "us-east-1")]
+    region: String,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DurabilityArg {
+    Sync,
+    Interval,
+    None,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    install_logging()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    }
+}
+
+fn install_logging() -> anyhow::Result<()> {
+    let filter: Targets = match std::env::var("RIFFLE_LOG") {
+        Ok(spec) => spec.parse().context("parsing RIFFLE_LOG")?,
+        Err(_) => Targets::new().with_default(LevelFilter::INFO),
+    };
+    let format = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(format)
+        .init();
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let durability = match args.durability {
+        DurabilityArg::Sync => Durability::Sync,
+        DurabilityArg::Interval => Durability::Interval {
+            interval_ms: args.sync_interval_ms,
+        },
+        DurabilityArg::None => Durability::None,
+    };
+    let config = EngineConfig {
+        account: AccountId::parse(&args.account_id).context("--account-id must be 12 digits")?,
+        region: Region::parse(&args.region).context("--region must look like us-east-1")?,
+        create_delay_ms: args.create_delay_ms,
+        delete_delay_ms: args.delete_delay_ms,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open_local(&args.data_dir, config, durability, Clock::System)
+        .with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        addr = %addr,
+        data_dir = %args.data_dir.display(),
+        durability = ?args.durability,
+        "riffle listening on http://{addr} (HTTP/1.1 and h2c)"
+    );
+    riffle_server::serve(listener, engine, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -138,8 +138,14 @@ mod tests {
     #[test]
     fn encoded_batches_decode_and_verify() {
         let records = [
-            NewRecord { partition_key: "a", data: b"hello" },
-            NewRecord { partition_key: "bb", data: b"" },
+            NewRecord {
+                partition_key: "a",
+                data: b"hello",
+            },
+            NewRecord {
+                partition_key: "bb",
+                data: b"",
+            },
         ];
         let mut buf = Vec::new();
         encode(&records, 10, Millis(5), &mut buf);
@@ -159,6 +165,9 @@ mod tests {
         let mut flipped = buf;
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert!(!verify(&flipped, &header), "a flipped bit must fail the CRC");
+        assert!(
+            !verify(&flipped, &header),
+            "a flipped bit must fail the CRC"
+        );
     }
 }

@@ -58,7 +58,9 @@ impl MetadataStore for RedbMetadataStore {
         let txn = self.db.begin_write().map_err(StoreError::metadata)?;
         {
             let mut table = txn.open_table(STREAMS).map_err(StoreError::metadata)?;
-            table.insert(stream.name.as_str(), bytes.as_slice()).map_err(StoreError::metadata)?;
+            table
+                .insert(stream.name.as_str(), bytes.as_slice())
+                .map_err(StoreError::metadata)?;
         }
         txn.commit().map_err(StoreError::metadata)
     }
@@ -72,16 +74,25 @@ impl MetadataStore for RedbMetadataStore {
         txn.commit().map_err(StoreError::metadata)
     }
 
-    fn secret(&self, name: &str, create: &mut dyn FnMut() -> Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    fn secret(
+        &self,
+        name: &str,
+        create: &mut dyn FnMut() -> Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError> {
         let txn = self.db.begin_write().map_err(StoreError::metadata)?;
         let secret = {
             let mut table = txn.open_table(SECRETS).map_err(StoreError::metadata)?;
-            let existing = table.get(name).map_err(StoreError::metadata)?.map(|v| v.value().to_vec());
+            let existing = table
+                .get(name)
+                .map_err(StoreError::metadata)?
+                .map(|v| v.value().to_vec());
             match existing {
                 Some(secret) => secret,
                 None => {
                     let secret = create();
-                    table.insert(name, secret.as_slice()).map_err(StoreError::metadata)?;
+                    table
+                        .insert(name, secret.as_slice())
+                        .map_err(StoreError::metadata)?;
                     secret
                 }
             }

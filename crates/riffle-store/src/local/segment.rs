@@ -59,7 +59,10 @@ pub fn parse_file_name(name: &str) -> Option<u64> {
 pub enum Tail {
     Clean,
     /// Bytes from `valid_len` on are not a whole, checksummed batch.
-    Torn { valid_len: u64, reason: &'static str },
+    Torn {
+        valid_len: u64,
+        reason: &'static str,
+    },
 }
 
 impl Segment {
@@ -91,7 +94,11 @@ impl Segment {
     /// batch that fails and reports it as a torn tail; the caller decides
     /// whether to truncate.
     pub fn recover(path: PathBuf, base_offset: u64) -> Result<(Segment, Tail), StoreError> {
-        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
         let file_len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
         let mut segment = Segment {
             base_offset,
@@ -115,25 +122,40 @@ impl Segment {
             batch_buf.resize(HEADER_LEN, 0);
             if let Err(e) = reader.read_exact(&mut batch_buf) {
                 if e.kind() == io::ErrorKind::UnexpectedEof {
-                    break Tail::Torn { valid_len: position, reason: "truncated batch header" };
+                    break Tail::Torn {
+                        valid_len: position,
+                        reason: "truncated batch header",
+                    };
                 }
                 return Err(StoreError::io(&segment.path, e));
             }
             let Some(header) = BatchHeader::parse(&batch_buf) else {
-                break Tail::Torn { valid_len: position, reason: "implausible batch length" };
+                break Tail::Torn {
+                    valid_len: position,
+                    reason: "implausible batch length",
+                };
             };
             if header.base_offset != segment.end_offset {
-                break Tail::Torn { valid_len: position, reason: "batch offset out of sequence" };
+                break Tail::Torn {
+                    valid_len: position,
+                    reason: "batch offset out of sequence",
+                };
             }
             batch_buf.resize(header.total_len(), 0);
             if let Err(e) = reader.read_exact(&mut batch_buf[HEADER_LEN..]) {
                 if e.kind() == io::ErrorKind::UnexpectedEof {
-                    break Tail::Torn { valid_len: position, reason: "truncated batch body" };
+                    break Tail::Torn {
+                        valid_len: position,
+                        reason: "truncated batch body",
+                    };
                 }
                 return Err(StoreError::io(&segment.path, e));
             }
             if !batch::verify(&batch_buf, &header) {
-                break Tail::Torn { valid_len: position, reason: "batch checksum mismatch" };
+                break Tail::Torn {
+                    valid_len: position,
+                    reason: "batch checksum mismatch",
+                };
             }
             segment.note_batch(&header, position);
         };
@@ -143,9 +165,16 @@ impl Segment {
 
     /// Records a batch just written (or recovered) at `position`.
     pub fn note_batch(&mut self, header: &BatchHeader, position: u64) {
-        let needs_entry = self.index.last().is_none_or(|last| position - last.position >= INDEX_INTERVAL_BYTES);
+        let needs_entry = self
+            .index
+            .last()
+            .is_none_or(|last| position - last.position >= INDEX_INTERVAL_BYTES);
         if needs_entry {
-            self.index.push(IndexEntry { base_offset: header.base_offset, position, arrival: header.arrival });
+            self.index.push(IndexEntry {
+                base_offset: header.base_offset,
+                position,
+                arrival: header.arrival,
+            });
         }
         self.len = position + header.total_len() as u64;
         self.end_offset = header.end_offset();
@@ -155,8 +184,12 @@ impl Segment {
 
     /// Cuts the file back to `len` bytes (recovery of a torn tail).
     pub fn truncate(&mut self, len: u64) -> Result<(), StoreError> {
-        self.file.set_len(len).map_err(|e| StoreError::io(&self.path, e))?;
-        self.file.sync_all().map_err(|e| StoreError::io(&self.path, e))?;
+        self.file
+            .set_len(len)
+            .map_err(|e| StoreError::io(&self.path, e))?;
+        self.file
+            .sync_all()
+            .map_err(|e| StoreError::io(&self.path, e))?;
         self.len = len;
         self.committed_len = len;
         Ok(())
@@ -164,7 +197,9 @@ impl Segment {
 
     /// The byte position to start scanning from to find `offset`.
     pub fn position_for_offset(&self, offset: u64) -> u64 {
-        let idx = self.index.partition_point(|entry| entry.base_offset <= offset);
+        let idx = self
+            .index
+            .partition_point(|entry| entry.base_offset <= offset);
         idx.checked_sub(1).map_or(0, |i| self.index[i].position)
     }
 
@@ -200,7 +235,12 @@ const CHUNK_BYTES: usize = 1 << 20;
 
 impl<'a> BatchCursor<'a> {
     pub fn new(view: &'a SegmentView) -> BatchCursor<'a> {
-        BatchCursor { view, position: view.start_position, chunk: Bytes::new(), chunk_start: view.start_position }
+        BatchCursor {
+            view,
+            position: view.start_position,
+            chunk: Bytes::new(),
+            chunk_start: view.start_position,
+        }
     }
 
     /// The next whole, verified batch, as a shared slice of the read buffer.
@@ -253,20 +293,29 @@ impl<'a> BatchCursor<'a> {
         }
         let want = need.max(CHUNK_BYTES).min(remaining);
         let mut buf = BytesMut::zeroed(want);
-        self.view.file.read_exact_at(&mut buf, self.position).map_err(|e| StoreError::io(&self.view.path, e))?;
+        self.view
+            .file
+            .read_exact_at(&mut buf, self.position)
+            .map_err(|e| StoreError::io(&self.view.path, e))?;
         self.chunk = buf.freeze();
         self.chunk_start = self.position;
         Ok(())
     }
 
     fn corrupt(&self, reason: &'static str) -> StoreError {
-        StoreError::Corrupt { path: self.view.path.clone(), position: self.position, reason }
+        StoreError::Corrupt {
+            path: self.view.path.clone(),
+            position: self.position,
+            reason,
+        }
     }
 }
 
 /// Makes a directory's entries (new or removed files) durable.
 pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
 }
 
 #[cfg(test)]

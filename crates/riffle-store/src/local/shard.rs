@@ -50,7 +50,9 @@ struct ShardState {
 
 impl ShardState {
     fn active(&mut self) -> &mut Segment {
-        self.segments.last_mut().expect("a shard log always has an active segment")
+        self.segments
+            .last_mut()
+            .expect("a shard log always has an active segment")
     }
 
     fn next_offset(&self) -> u64 {
@@ -66,7 +68,11 @@ impl LocalShardLog {
     /// Opens the log in `dir`, creating it if needed, and recovers it: every
     /// segment is scanned and checked; a torn tail (a batch that was being
     /// written when the process died) is cut off.
-    pub(crate) fn open(dir: PathBuf, config: LocalConfig, syncer: Arc<Syncer>) -> Result<Arc<LocalShardLog>, StoreError> {
+    pub(crate) fn open(
+        dir: PathBuf,
+        config: LocalConfig,
+        syncer: Arc<Syncer>,
+    ) -> Result<Arc<LocalShardLog>, StoreError> {
         let existed = dir.exists();
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         if !existed {
@@ -79,7 +85,13 @@ impl LocalShardLog {
         }
         let mut bases: Vec<u64> = fs::read_dir(&dir)
             .map_err(|e| StoreError::io(&dir, e))?
-            .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(segment::parse_file_name))
+            .filter_map(|entry| {
+                entry
+                    .ok()?
+                    .file_name()
+                    .to_str()
+                    .and_then(segment::parse_file_name)
+            })
             .collect();
         bases.sort_unstable();
 
@@ -94,7 +106,11 @@ impl LocalShardLog {
             }
             if let Some(expected) = expected {
                 if base < expected {
-                    return Err(StoreError::Corrupt { path: recovered.path, position: 0, reason: "segments overlap" });
+                    return Err(StoreError::Corrupt {
+                        path: recovered.path,
+                        position: 0,
+                        reason: "segments overlap",
+                    });
                 }
             }
             segments.push(recovered);
@@ -123,7 +139,9 @@ impl LocalShardLog {
     }
 
     fn poisoned_error(&self) -> StoreError {
-        StoreError::Poisoned { path: self.dir.clone() }
+        StoreError::Poisoned {
+            path: self.dir.clone(),
+        }
     }
 
     /// Seals the active segment and starts a new one. The sealed segment is
@@ -132,7 +150,10 @@ impl LocalShardLog {
         let next_offset = state.next_offset();
         let active = state.active();
         if self.config.durability != Durability::None {
-            active.file.sync_data().map_err(|e| StoreError::io(&active.path, e))?;
+            active
+                .file
+                .sync_data()
+                .map_err(|e| StoreError::io(&active.path, e))?;
         }
         tracing::info!(dir = %self.dir.display(), base_offset = next_offset, "rolling segment");
         let segment = Segment::create(&self.dir, next_offset)?;
@@ -174,7 +195,11 @@ impl LocalShardLog {
             return Err(err);
         }
         for (_, _, base_offset, len) in to_sync {
-            if let Some(segment) = state.segments.iter_mut().find(|s| s.base_offset == base_offset) {
+            if let Some(segment) = state
+                .segments
+                .iter_mut()
+                .find(|s| s.base_offset == base_offset)
+            {
                 segment.committed_len = segment.committed_len.max(len);
             }
         }
@@ -182,7 +207,11 @@ impl LocalShardLog {
             state.committed_end = target_end;
             state.committed_last_arrival = target_arrival;
         }
-        while state.waiters.front().is_some_and(|(end, _)| *end <= target_end) {
+        while state
+            .waiters
+            .front()
+            .is_some_and(|(end, _)| *end <= target_end)
+        {
             let (_, waiter) = state.waiters.pop_front().expect("front exists");
             let _ = waiter.send(Ok(()));
         }
@@ -198,7 +227,12 @@ impl LocalShardLog {
     }
 
     /// Views of the segments that may hold offsets from `from` on.
-    fn views_from(&self, state: &ShardState, position_of: impl Fn(&Segment) -> u64, first: usize) -> Vec<SegmentView> {
+    fn views_from(
+        &self,
+        state: &ShardState,
+        position_of: impl Fn(&Segment) -> u64,
+        first: usize,
+    ) -> Vec<SegmentView> {
         state.segments[first..]
             .iter()
             .map(|s| SegmentView {
@@ -217,7 +251,9 @@ impl ShardLog for LocalShardLog {
         if state.poisoned {
             return Err(self.poisoned_error());
         }
-        let arrival = state.last_arrival().map_or(arrival, |last| last.max(arrival));
+        let arrival = state
+            .last_arrival()
+            .map_or(arrival, |last| last.max(arrival));
         if state.active().len >= self.config.segment_bytes {
             self.roll(&mut state)?;
         }
@@ -227,7 +263,10 @@ impl ShardLog for LocalShardLog {
         let header = batch::BatchHeader::parse(&buf).expect("freshly encoded header is valid");
         let active = state.active();
         let position = active.len;
-        let written = active.file.write_all_at(&buf, position).map_err(|e| StoreError::io(&active.path, e));
+        let written = active
+            .file
+            .write_all_at(&buf, position)
+            .map_err(|e| StoreError::io(&active.path, e));
         if written.is_ok() {
             active.note_batch(&header, position);
         }
@@ -258,10 +297,20 @@ impl ShardLog for LocalShardLog {
                 Durable::ready()
             }
         };
-        Ok(Appended { first_offset, arrival, durable })
+        Ok(Appended {
+            first_offset,
+            arrival,
+            durable,
+        })
     }
 
-    fn read(&self, from: u64, max_records: usize, max_bytes: usize, not_before: Millis) -> Result<Vec<Record>, StoreError> {
+    fn read(
+        &self,
+        from: u64,
+        max_records: usize,
+        max_bytes: usize,
+        not_before: Millis,
+    ) -> Result<Vec<Record>, StoreError> {
         let (views, committed_end) = {
             let state = self.state.lock();
             let start = state.segments.first().map_or(0, |s| s.base_offset);
@@ -269,8 +318,14 @@ impl ShardLog for LocalShardLog {
             if from >= state.committed_end || max_records == 0 {
                 return Ok(Vec::new());
             }
-            let first = state.segments.partition_point(|s| s.base_offset <= from).saturating_sub(1);
-            (self.views_from(&state, |s| s.position_for_offset(from), first), state.committed_end)
+            let first = state
+                .segments
+                .partition_point(|s| s.base_offset <= from)
+                .saturating_sub(1);
+            (
+                self.views_from(&state, |s| s.position_for_offset(from), first),
+                state.committed_end,
+            )
         };
         let mut out = Vec::new();
         let mut bytes = 0usize;
@@ -300,7 +355,11 @@ impl ShardLog for LocalShardLog {
                     },
                     &mut out,
                 )
-                .ok_or_else(|| StoreError::Corrupt { path: view.path.clone(), position: 0, reason: "record framing" })?;
+                .ok_or_else(|| StoreError::Corrupt {
+                    path: view.path.clone(),
+                    position: 0,
+                    reason: "record framing",
+                })?;
                 if stopped || out.len() >= max_records {
                     return Ok(out);
                 }
@@ -312,11 +371,17 @@ impl ShardLog for LocalShardLog {
     fn offset_at_time(&self, at: Millis) -> Result<u64, StoreError> {
         let (views, committed_end) = {
             let state = self.state.lock();
-            let first = state.segments.iter().position(|s| s.last_arrival.is_some_and(|last| last >= at));
+            let first = state
+                .segments
+                .iter()
+                .position(|s| s.last_arrival.is_some_and(|last| last >= at));
             let Some(first) = first else {
                 return Ok(state.committed_end);
             };
-            (self.views_from(&state, |s| s.position_for_time(at), first), state.committed_end)
+            (
+                self.views_from(&state, |s| s.position_for_time(at), first),
+                state.committed_end,
+            )
         };
         for view in &views {
             let mut cursor = BatchCursor::new(view);

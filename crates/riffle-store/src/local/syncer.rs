@@ -41,7 +41,10 @@ impl Syncer {
     pub(crate) fn start(durability: Durability) -> Arc<Syncer> {
         let syncer = Arc::new(Syncer {
             on_demand: durability == Durability::Sync,
-            queue: Mutex::new(Queue::default()), wake: Condvar::new(), threads: Mutex::new(Vec::new()) });
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            threads: Mutex::new(Vec::new()),
+        });
         let threads = match durability {
             Durability::Sync => (0..SYNC_THREADS)
                 .map(|i| {
@@ -54,10 +57,14 @@ impl Syncer {
                 .collect(),
             Durability::Interval { interval_ms } => {
                 let syncer = syncer.clone();
-                vec![std::thread::Builder::new()
-                    .name("riffle-sync".to_owned())
-                    .spawn(move || syncer.run_on_interval(Duration::from_millis(interval_ms.max(1))))
-                    .expect("spawn sync thread")]
+                vec![
+                    std::thread::Builder::new()
+                        .name("riffle-sync".to_owned())
+                        .spawn(move || {
+                            syncer.run_on_interval(Duration::from_millis(interval_ms.max(1)))
+                        })
+                        .expect("spawn sync thread"),
+                ]
             }
             Durability::None => Vec::new(),
         };

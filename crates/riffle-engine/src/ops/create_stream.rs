@@ -1,0 +1,96 @@
+//! CreateStream.
+
+use std::sync::Arc;
+
+use rand::RngExt;
+use riffle_model::{HashKeyRange, StreamName};
+use riffle_store::StreamRecord;
+
+use crate::Engine;
+use crate::error::{EngineError, EngineResult};
+use crate::stream::{Stream, new_shard_record};
+
+/// A validated CreateStream request.
+#[derive(Clone, Debug)]
+pub struct CreateStream {
+    pub name: StreamName,
+    pub shard_count: u32,
+    pub on_demand: bool,
+    pub tags: Vec<(String, String)>,
+}
+
+impl Engine {
+    /// Creates a stream with `shard_count` shards over equal hash-key ranges.
+    /// It is CREATING for the configured delay, then ACTIVE.
+    ///
+    /// # Errors
+    /// The name is taken (`ResourceInUseException`), the account's shard limit
+    /// would be exceeded (`LimitExceededException`), or storage failed.
+    pub fn create_stream(&self, request: CreateStream) -> EngineResult<()> {
+        let now = self.now();
+        let config = &self.inner.config;
+        let mut streams = self.inner.streams.write();
+        if streams.by_name.contains_key(&request.name) {
+            return Err(EngineError::StreamExists {
+                stream: request.name,
+            });
+        }
+        let open_shards: usize = streams
+            .by_name
+            .values()
+            .map(|s| s.state.read().open_shard_count())
+            .sum();
+        if open_shards as u64 + u64::from(request.shard_count)
+            > u64::from(config.account_shard_limit)
+        {
+            return Err(EngineError::LimitExceeded(format!(
+                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {}. Limit: {}. Number of additional shards that would have resulted from this request: {}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
+                config.account.as_str(),
+                config.region.as_str(),
+                open_shards,
+                config.account_shard_limit,
+                request.shard_count
+            )));
+        }
+        let mut rng = rand::rng();
+        let uid = loop {
+            let uid: u64 = rng.random();
+            if !streams.by_uid.contains_key(&uid) {
+                break uid;
+            }
+        };
+        let shards = HashKeyRange::uniform(request.shard_count)
+            .into_iter()
+            .enumerate()
+            .map(|(index, range)| new_shard_record(index as u32, range, now.0, now))
+            .collect();
+        let record = StreamRecord {
+            name: request.name.as_str().to_owned(),
+            uid,
+            stream_id: random_stream_id(&mut rng),
+            created_ms: now.0,
+            active_at_ms: now.0 + config.create_delay_ms,
+            deleting_since_ms: None,
+            on_demand: request.on_demand,
+            retention_hours: riffle_model::limits::RETENTION_HOURS_DEFAULT,
+            shards,
+            tags: request.tags,
+        };
+        let stream = Stream::open(record.clone(), &*self.inner.logs)?;
+        self.inner.meta.save_stream(&record)?;
+        tracing::info!(stream = %request.name, shards = request.shard_count, "stream created");
+        streams.insert(Arc::new(stream));
+        Ok(())
+    }
+}
+
+/// A `StreamId` as botocore's pattern `[a-z0-9]{20}-[a-z0-9]{3}` describes it.
+fn random_stream_id(rng: &mut impl RngExt) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut pick = |n: usize| -> String {
+        (0..n)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect()
+    };
+    format!("{}-{}", pick(20), pick(3))
+}

@@ -1,0 +1,53 @@
+//! DeleteStream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::EngineResult;
+use crate::stream::Stream;
+use crate::{Engine, StreamRef};
+
+impl Engine {
+    /// Deletes a stream. It shows as DELETING for the configured delay, then
+    /// disappears along with its data. Deleting a stream that is still
+    /// CREATING is allowed, as on AWS; deleting one already DELETING is a no-op.
+    ///
+    /// # Errors
+    /// The stream does not exist, or storage failed.
+    pub fn delete_stream(&self, stream: &StreamRef) -> EngineResult<()> {
+        let stream = self.lookup(stream)?;
+        let delay_ms = self.inner.config.delete_delay_ms;
+        {
+            let mut state = stream.state.write();
+            if state.record.deleting_since_ms.is_some() {
+                return Ok(());
+            }
+            // Persist the intent first: if the process dies before the data is
+            // gone, startup finishes the deletion rather than resurrecting it.
+            state.record.deleting_since_ms = Some(self.now().0);
+            self.inner.meta.save_stream(&state.record)?;
+        }
+        tracing::info!(stream = %stream.name, "stream deleting");
+        if delay_ms == 0 {
+            return self.finish_delete(&stream);
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            if let Err(err) = engine.finish_delete(&stream) {
+                tracing::error!(stream = %stream.name, error = %err, "stream deletion failed; it completes on restart");
+            }
+        });
+        Ok(())
+    }
+
+    /// Removes a DELETING stream's metadata, then its data. If the process
+    /// dies in between, startup removes the rest (see [`Engine::open`]).
+    fn finish_delete(&self, stream: &Arc<Stream>) -> EngineResult<()> {
+        self.inner.streams.write().remove(stream);
+        self.inner.meta.delete_stream(stream.name.as_str())?;
+        self.inner.logs.remove_stream(stream.uid)?;
+        tracing::info!(stream = %stream.name, "stream deleted");
+        Ok(())
+    }
+}

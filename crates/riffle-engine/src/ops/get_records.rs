@@ -1,0 +1,142 @@
+//! GetRecords.
+
+use bytes::Bytes;
+use riffle_model::limits::{GET_RECORDS_BYTES_MAX, ITERATOR_TTL_MS};
+use riffle_model::{HashKeyRange, IteratorToken, Millis, SequenceNumber, ShardId};
+
+use crate::Engine;
+use crate::error::{EngineError, EngineResult};
+
+/// A record as GetRecords returns it.
+#[derive(Clone, Debug)]
+pub struct ReadRecord {
+    pub sequence: SequenceNumber,
+    pub arrival: Millis,
+    pub partition_key: Bytes,
+    pub data: Bytes,
+}
+
+/// A child of a fully-read closed shard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildShard {
+    pub id: ShardId,
+    pub parents: Vec<ShardId>,
+    pub hash_range: HashKeyRange,
+}
+
+#[derive(Clone, Debug)]
+pub struct GetRecordsOutput {
+    pub records: Vec<ReadRecord>,
+    /// `None` once a closed shard has been read to its end.
+    pub next_iterator: Option<String>,
+    pub millis_behind_latest: u64,
+    /// Set when `next_iterator` is `None`: where to continue reading.
+    pub child_shards: Vec<ChildShard>,
+}
+
+impl Engine {
+    /// Reads up to `limit` records (and at most 10 MiB) from an iterator.
+    ///
+    /// # Errors
+    /// The iterator is not one Riffle issued (`InvalidArgumentException`), is
+    /// older than five minutes (`ExpiredIteratorException`), or its stream or
+    /// shard is gone (`ResourceNotFoundException`).
+    pub fn get_records(&self, iterator: &str, limit: usize) -> EngineResult<GetRecordsOutput> {
+        let token = IteratorToken::decode(iterator, &self.inner.iterator_key)
+            .map_err(|_| EngineError::InvalidIterator)?;
+        let now = self.now();
+        if now.saturating_sub(token.issued_at) > ITERATOR_TTL_MS {
+            return Err(EngineError::ExpiredIterator {
+                issued_at: token.issued_at,
+                now,
+            });
+        }
+        let shard_id = ShardId(token.shard_index);
+        let stream = self
+            .inner
+            .streams
+            .read()
+            .by_uid
+            .get(&token.stream_uid)
+            .cloned();
+        let Some(stream) = stream else {
+            // The stream was deleted; its name is no longer known.
+            return Err(EngineError::ShardNotFound {
+                stream: String::new(),
+                shard: shard_id,
+            });
+        };
+        let state = stream.state.read();
+        let not_found = || EngineError::ShardNotFound {
+            stream: stream.name.to_string(),
+            shard: shard_id,
+        };
+        if !state.status(now).accepts_data() {
+            return Err(not_found());
+        }
+        let shard = state.shard(shard_id).ok_or_else(not_found)?;
+        let cutoff = state.retention_cutoff(now);
+        let stored = shard
+            .log
+            .read(token.offset, limit, GET_RECORDS_BYTES_MAX, cutoff)?;
+        let bounds = shard.log.bounds();
+        let next_offset = stored
+            .last()
+            .map_or(token.offset.max(bounds.start), |r| r.offset + 1);
+        let millis_behind_latest = if next_offset >= bounds.end {
+            0
+        } else {
+            let behind_from = stored
+                .last()
+                .map(|r| r.arrival)
+                .or(bounds.last_arrival)
+                .unwrap_or(now);
+            now.saturating_sub(behind_from)
+        };
+        let records = stored
+            .into_iter()
+            .map(|r| ReadRecord {
+                sequence: shard.sequence_number(r.offset),
+                arrival: r.arrival,
+                partition_key: r.partition_key,
+                data: r.data,
+            })
+            .collect();
+
+        let shard_finished = shard
+            .closed
+            .is_some_and(|closed| next_offset >= closed.end_offset);
+        if shard_finished {
+            let child_shards = state
+                .children_of(shard_id)
+                .map(|child| ChildShard {
+                    id: child.id,
+                    parents: child
+                        .parent
+                        .into_iter()
+                        .chain(child.adjacent_parent)
+                        .collect(),
+                    hash_range: child.range,
+                })
+                .collect();
+            return Ok(GetRecordsOutput {
+                records,
+                next_iterator: None,
+                millis_behind_latest: 0,
+                child_shards,
+            });
+        }
+        let next = IteratorToken {
+            stream_uid: stream.uid,
+            shard_index: shard_id.0,
+            offset: next_offset,
+            issued_at: now,
+        };
+        Ok(GetRecordsOutput {
+            records,
+            next_iterator: Some(next.encode(&self.inner.iterator_key)),
+            millis_behind_latest,
+            child_shards: Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,212 @@
+//! A stream at run time: its persisted record, its shards' logs and the
+//! routing table from hash keys to open shards.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use riffle_model::{HashKey, HashKeyRange, Millis, SequenceNumber, ShardId, StreamName};
+use riffle_store::{ClosedShard, LogStore, ShardKey, ShardLog, ShardRecord, StreamRecord};
+
+use crate::error::EngineResult;
+
+/// The lifecycle states of botocore's `StreamStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamStatus {
+    Creating,
+    Deleting,
+    Active,
+    Updating,
+}
+
+impl StreamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamStatus::Creating => "CREATING",
+            StreamStatus::Deleting => "DELETING",
+            StreamStatus::Active => "ACTIVE",
+            StreamStatus::Updating => "UPDATING",
+        }
+    }
+
+    /// Whether records can be written and read (AWS allows both while UPDATING).
+    pub fn accepts_data(self) -> bool {
+        matches!(self, StreamStatus::Active | StreamStatus::Updating)
+    }
+}
+
+/// One shard at run time.
+#[derive(Debug)]
+pub(crate) struct Shard {
+    pub(crate) id: ShardId,
+    pub(crate) epoch: u64,
+    pub(crate) range: HashKeyRange,
+    pub(crate) parent: Option<ShardId>,
+    pub(crate) adjacent_parent: Option<ShardId>,
+    pub(crate) created: Millis,
+    pub(crate) closed: Option<ClosedShard>,
+    pub(crate) log: Arc<dyn ShardLog>,
+}
+
+impl Shard {
+    pub(crate) fn sequence_number(&self, offset: u64) -> SequenceNumber {
+        SequenceNumber {
+            epoch: self.epoch,
+            shard_index: self.id.0,
+            offset,
+        }
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.closed.is_none()
+    }
+
+    /// Whether the shard was open at time `at`.
+    pub(crate) fn open_at(&self, at: Millis) -> bool {
+        self.created <= at
+            && self
+                .closed
+                .is_none_or(|closed| Millis(closed.closed_ms) > at)
+    }
+}
+
+/// A stream: fixed identity plus mutable state behind one lock. Data-plane
+/// operations take the read lock briefly to route and to clone a log handle;
+/// control-plane changes take the write lock.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub(crate) uid: u64,
+    pub(crate) name: StreamName,
+    pub(crate) state: RwLock<StreamState>,
+}
+
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    pub(crate) record: StreamRecord,
+    /// Indexed by shard index.
+    pub(crate) shards: Vec<Shard>,
+    /// Open shards sorted by the start of their hash-key range; they tile the
+    /// whole hash-key space.
+    routes: Vec<(u128, u32)>,
+}
+
+impl Stream {
+    /// Builds the run-time stream from its record, opening every shard's log.
+    pub(crate) fn open(record: StreamRecord, logs: &dyn LogStore) -> EngineResult<Stream> {
+        let name = StreamName::parse(&record.name)
+            .expect("stored stream names were validated on creation");
+        let shards = record
+            .shards
+            .iter()
+            .map(|shard| {
+                let log = logs.open_shard(ShardKey {
+                    stream_uid: record.uid,
+                    shard_index: shard.index,
+                })?;
+                Ok(Shard {
+                    id: ShardId(shard.index),
+                    epoch: shard.epoch,
+                    range: HashKeyRange {
+                        start: shard
+                            .hash_start
+                            .parse()
+                            .expect("stored hash keys are decimal u128"),
+                        end: shard
+                            .hash_end
+                            .parse()
+                            .expect("stored hash keys are decimal u128"),
+                    },
+                    parent: shard.parent.map(ShardId),
+                    adjacent_parent: shard.adjacent_parent.map(ShardId),
+                    created: Millis(shard.created_ms),
+                    closed: shard.closed,
+                    log,
+                })
+            })
+            .collect::<EngineResult<Vec<_>>>()?;
+        let mut state = StreamState {
+            record,
+            shards,
+            routes: Vec::new(),
+        };
+        state.rebuild_routes();
+        Ok(Stream {
+            uid: state.record.uid,
+            name,
+            state: RwLock::new(state),
+        })
+    }
+}
+
+impl StreamState {
+    pub(crate) fn status(&self, now: Millis) -> StreamStatus {
+        if self.record.deleting_since_ms.is_some() {
+            StreamStatus::Deleting
+        } else if now.0 < self.record.active_at_ms {
+            StreamStatus::Creating
+        } else {
+            StreamStatus::Active
+        }
+    }
+
+    pub(crate) fn rebuild_routes(&mut self) {
+        self.routes = self
+            .shards
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| (s.range.start, s.id.0))
+            .collect();
+        self.routes.sort_unstable();
+    }
+
+    /// The open shard whose range holds `key`.
+    pub(crate) fn route(&self, key: HashKey) -> &Shard {
+        let idx = self.routes.partition_point(|(start, _)| *start <= key.0);
+        let (_, shard_index) = self.routes[idx
+            .checked_sub(1)
+            .expect("open shards tile the hash space from 0")];
+        &self.shards[shard_index as usize]
+    }
+
+    pub(crate) fn shard(&self, id: ShardId) -> Option<&Shard> {
+        self.shards.get(id.index())
+    }
+
+    pub(crate) fn open_shard_count(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub(crate) fn retention_ms(&self) -> u64 {
+        u64::from(self.record.retention_hours) * 3_600_000
+    }
+
+    /// Records that arrived before this time are expired.
+    pub(crate) fn retention_cutoff(&self, now: Millis) -> Millis {
+        Millis(now.0.saturating_sub(self.retention_ms()))
+    }
+
+    /// The shards whose parent (or adjacent parent) is `id`.
+    pub(crate) fn children_of(&self, id: ShardId) -> impl Iterator<Item = &Shard> {
+        self.shards
+            .iter()
+            .filter(move |s| s.parent == Some(id) || s.adjacent_parent == Some(id))
+    }
+}
+
+/// The persisted form of a brand-new shard.
+pub(crate) fn new_shard_record(
+    index: u32,
+    range: HashKeyRange,
+    epoch: u64,
+    created: Millis,
+) -> ShardRecord {
+    ShardRecord {
+        index,
+        parent: None,
+        adjacent_parent: None,
+        hash_start: range.start.to_string(),
+        hash_end: range.end.to_string(),
+        epoch,
+        created_ms: created.0,
+        closed: None,
+    }
+}

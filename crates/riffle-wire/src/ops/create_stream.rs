@@ -1,0 +1,77 @@
+//! CreateStream.
+
+use std::collections::BTreeMap;
+
+use riffle_engine::Engine;
+use riffle_engine::ops::create_stream::CreateStream;
+use riffle_model::StreamName;
+use riffle_model::limits::DEFAULT_SHARD_COUNT;
+use serde::Deserialize;
+
+use crate::dispatch::{decode, engine_error};
+use crate::error::AwsError;
+use crate::validate::{Shown, Violations, shapes};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    stream_name: Option<String>,
+    shard_count: Option<i64>,
+    stream_mode_details: Option<StreamModeDetails>,
+    tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamModeDetails {
+    stream_mode: Option<String>,
+}
+
+pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+    let request: Request = decode(body)?;
+    let mut v = Violations::new();
+    v.integer("shardCount", request.shard_count, Some(1), None);
+    v.string(
+        "streamName",
+        request.stream_name.as_deref(),
+        shapes::STREAM_NAME,
+    );
+    v.required("streamName", &request.stream_name);
+    let mode = request
+        .stream_mode_details
+        .as_ref()
+        .map(|d| d.stream_mode.as_deref());
+    if let Some(mode) = mode {
+        v.required("streamModeDetails.streamMode", &mode);
+        v.enumeration(
+            "streamModeDetails.streamMode",
+            mode,
+            &["PROVISIONED", "ON_DEMAND"],
+        );
+    }
+    if let Some(tags) = &request.tags {
+        v.length(
+            Shown::Text(&format!("{tags:?}")),
+            "tags",
+            tags.len(),
+            Some(1),
+            Some(200),
+        );
+    }
+    v.finish()?;
+
+    let name =
+        StreamName::parse(request.stream_name.as_deref().expect("required")).expect("validated");
+    let create = CreateStream {
+        name,
+        shard_count: request
+            .shard_count
+            .map_or(DEFAULT_SHARD_COUNT, |n| n.min(i64::from(u32::MAX)) as u32),
+        on_demand: mode.flatten() == Some("ON_DEMAND"),
+        tags: request.tags.unwrap_or_default().into_iter().collect(),
+    };
+    engine
+        .create_stream(create)
+        .map_err(|err| engine_error(engine, err))?;
+    Ok(Vec::new())
+}

@@ -1,0 +1,41 @@
+//! DeleteStream.
+
+use riffle_engine::Engine;
+use serde::Deserialize;
+
+use super::check_stream_ref;
+use crate::dispatch::{decode, engine_error, stream_ref};
+use crate::error::AwsError;
+use crate::validate::Violations;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+    #[allow(
+        dead_code,
+        reason = "consumers arrive with enhanced fan-out; there are none to enforce yet"
+    )]
+    enforce_consumer_deletion: Option<bool>,
+}
+
+pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+    let request: Request = decode(body)?;
+    let mut v = Violations::new();
+    check_stream_ref(
+        &mut v,
+        request.stream_name.as_deref(),
+        request.stream_arn.as_deref(),
+    );
+    v.finish()?;
+    let stream = stream_ref(
+        request.stream_name.as_deref(),
+        request.stream_arn.as_deref(),
+    )?;
+    engine
+        .delete_stream(&stream)
+        .map_err(|err| engine_error(engine, err))?;
+    Ok(Vec::new())
+}

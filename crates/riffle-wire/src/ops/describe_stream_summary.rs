@@ -1,0 +1,85 @@
+//! DescribeStreamSummary.
+
+use riffle_engine::Engine;
+use riffle_engine::ops::describe_stream::StreamSummary;
+use riffle_model::Millis;
+use serde::{Deserialize, Serialize};
+
+use super::{EnhancedMetricsJson, StreamModeDetailsJson, check_stream_ref};
+use crate::dispatch::{decode, encode, engine_error, stream_ref};
+use crate::error::AwsError;
+use crate::json::serialize_millis;
+use crate::validate::Violations;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Response {
+    stream_description_summary: SummaryJson,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SummaryJson {
+    stream_name: String,
+    #[serde(rename = "StreamARN")]
+    stream_arn: String,
+    stream_id: String,
+    stream_status: &'static str,
+    stream_mode_details: StreamModeDetailsJson,
+    retention_period_hours: u32,
+    #[serde(serialize_with = "serialize_millis")]
+    stream_creation_timestamp: Millis,
+    enhanced_monitoring: Vec<EnhancedMetricsJson>,
+    encryption_type: &'static str,
+    open_shard_count: usize,
+    consumer_count: usize,
+}
+
+pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+    let request: Request = decode(body)?;
+    let mut v = Violations::new();
+    check_stream_ref(
+        &mut v,
+        request.stream_name.as_deref(),
+        request.stream_arn.as_deref(),
+    );
+    v.finish()?;
+    let stream = stream_ref(
+        request.stream_name.as_deref(),
+        request.stream_arn.as_deref(),
+    )?;
+    let summary = engine
+        .describe_stream_summary(&stream)
+        .map_err(|err| engine_error(engine, err))?;
+    encode(&Response {
+        stream_description_summary: SummaryJson::from(&summary),
+    })
+}
+
+impl From<&StreamSummary> for SummaryJson {
+    fn from(summary: &StreamSummary) -> SummaryJson {
+        SummaryJson {
+            stream_name: summary.name.to_string(),
+            stream_arn: summary.arn.to_string(),
+            stream_id: summary.stream_id.clone(),
+            stream_status: summary.status.as_str(),
+            stream_mode_details: StreamModeDetailsJson::new(summary.on_demand),
+            retention_period_hours: summary.retention_hours,
+            stream_creation_timestamp: summary.created,
+            enhanced_monitoring: vec![EnhancedMetricsJson {
+                shard_level_metrics: Vec::new(),
+            }],
+            encryption_type: "NONE",
+            open_shard_count: summary.open_shard_count,
+            consumer_count: 0,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! GetRecords.
+
+use riffle_engine::Engine;
+use riffle_model::Millis;
+use riffle_model::limits::GET_RECORDS_LIMIT_MAX;
+use serde::{Deserialize, Serialize};
+
+use super::{HashKeyRangeJson, check_stream_ref};
+use crate::dispatch::{decode, encode, engine_error};
+use crate::error::AwsError;
+use crate::json::{serialize_blob, serialize_millis};
+use crate::validate::{Violations, shapes};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    shard_iterator: Option<String>,
+    limit: Option<i64>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Response<'a> {
+    records: Vec<RecordJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_shard_iterator: Option<String>,
+    millis_behind_latest: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    child_shards: Vec<ChildShardJson>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RecordJson<'a> {
+    sequence_number: String,
+    #[serde(serialize_with = "serialize_millis")]
+    approximate_arrival_timestamp: Millis,
+    #[serde(serialize_with = "serialize_blob")]
+    data: &'a [u8],
+    partition_key: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ChildShardJson {
+    shard_id: String,
+    parent_shards: Vec<String>,
+    hash_key_range: HashKeyRangeJson,
+}
+
+pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+    let request: Request = decode(body)?;
+    let mut v = Violations::new();
+    v.string(
+        "shardIterator",
+        request.shard_iterator.as_deref(),
+        shapes::SHARD_ITERATOR,
+    );
+    v.required("shardIterator", &request.shard_iterator);
+    v.integer(
+        "limit",
+        request.limit,
+        Some(1),
+        Some(GET_RECORDS_LIMIT_MAX as i64),
+    );
+    check_stream_ref(&mut v, None, request.stream_arn.as_deref());
+    v.finish()?;
+
+    let limit = request.limit.map_or(GET_RECORDS_LIMIT_MAX, |n| n as usize);
+    let iterator = request
+        .shard_iterator
+        .as_deref()
+        .expect("validated as required");
+    let output = engine
+        .get_records(iterator, limit)
+        .map_err(|err| engine_error(engine, err))?;
+    encode(&Response {
+        records: output
+            .records
+            .iter()
+            .map(|r| RecordJson {
+                sequence_number: r.sequence.to_string(),
+                approximate_arrival_timestamp: r.arrival,
+                data: &r.data,
+                partition_key: std::str::from_utf8(&r.partition_key).unwrap_or_default(),
+            })
+            .collect(),
+        next_shard_iterator: output.next_iterator,
+        millis_behind_latest: output.millis_behind_latest,
+        child_shards: output
+            .child_shards
+            .into_iter()
+            .map(|c| ChildShardJson {
+                shard_id: c.id.to_string(),
+                parent_shards: c.parents.iter().map(|p| p.to_string()).collect(),
+                hash_key_range: c.hash_range.into(),
+            })
+            .collect(),
+    })
+}

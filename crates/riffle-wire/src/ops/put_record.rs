@@ -1,0 +1,132 @@
+//! PutRecord.
+
+use riffle_engine::Engine;
+use riffle_engine::ops::put_records::PutEntry;
+use riffle_model::{HashKey, SequenceNumber};
+use serde::{Deserialize, Serialize};
+
+use super::check_stream_ref;
+use crate::dispatch::{decode, encode, engine_error, stream_ref};
+use crate::error::AwsError;
+use crate::json::Blob;
+use crate::validate::{Shown, Violations, shapes};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    stream_name: Option<String>,
+    data: Option<Blob>,
+    partition_key: Option<String>,
+    explicit_hash_key: Option<String>,
+    sequence_number_for_ordering: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Response {
+    shard_id: String,
+    sequence_number: String,
+}
+
+/// Checks one record's members; `prefix` is `""` for PutRecord and
+/// `records.N.member.` for PutRecords.
+pub(crate) fn check_record(
+    v: &mut Violations,
+    prefix: &str,
+    partition_key: Option<&str>,
+    explicit_hash_key: Option<&str>,
+    data: Option<&Blob>,
+    record_bytes_max: usize,
+) {
+    let path = |member: &str| format!("{prefix}{member}");
+    v.string(&path("partitionKey"), partition_key, shapes::PARTITION_KEY);
+    // The model makes PartitionKey optional (for AUTO record distribution),
+    // but a stream that routes by key still needs one.
+    v.required(&path("partitionKey"), &partition_key);
+    v.string(
+        &path("explicitHashKey"),
+        explicit_hash_key,
+        shapes::HASH_KEY,
+    );
+    if let Some(data) = data {
+        v.length(
+            Shown::Blob(data.0.len()),
+            &path("data"),
+            data.0.len(),
+            None,
+            Some(record_bytes_max),
+        );
+    }
+    v.required(&path("data"), &data);
+}
+
+/// Parses an ExplicitHashKey that passed its pattern but may not fit in 128 bits.
+pub(crate) fn explicit_hash_key(text: Option<&str>) -> Result<Option<HashKey>, AwsError> {
+    text.map(|text| {
+        HashKey::parse(text).ok_or_else(|| {
+            AwsError::invalid_argument(format!(
+                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {text}"
+            ))
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+    let request: Request = decode(body)?;
+    let mut v = Violations::new();
+    v.string(
+        "sequenceNumberForOrdering",
+        request.sequence_number_for_ordering.as_deref(),
+        shapes::SEQUENCE_NUMBER,
+    );
+    check_record(
+        &mut v,
+        "",
+        request.partition_key.as_deref(),
+        request.explicit_hash_key.as_deref(),
+        request.data.as_ref(),
+        engine.config().record_bytes_max,
+    );
+    check_stream_ref(
+        &mut v,
+        request.stream_name.as_deref(),
+        request.stream_arn.as_deref(),
+    );
+    v.finish()?;
+
+    let stream = stream_ref(
+        request.stream_name.as_deref(),
+        request.stream_arn.as_deref(),
+    )?;
+    let explicit_hash_key = explicit_hash_key(request.explicit_hash_key.as_deref())?;
+    if let Some(ordering) = &request.sequence_number_for_ordering {
+        // Riffle's numbers already increase per shard, so a well-formed
+        // ordering number is always satisfied; a foreign one is rejected as on AWS.
+        if SequenceNumber::parse(ordering).is_none() {
+            return Err(AwsError::invalid_argument(format!(
+                "ExclusiveMinimumSequenceNumber {ordering} used in PutRecord on stream {} under account {} is invalid.",
+                stream.display_name(),
+                engine.config().account.as_str()
+            )));
+        }
+    }
+    let entry = PutEntry {
+        partition_key: request
+            .partition_key
+            .as_deref()
+            .expect("validated as required"),
+        explicit_hash_key,
+        data: &request.data.as_ref().expect("validated as required").0,
+    };
+    let result = engine
+        .put_record(&stream, entry)
+        .await
+        .map_err(|err| engine_error(engine, err))?;
+    encode(&Response {
+        shard_id: result.shard.to_string(),
+        sequence_number: result.sequence.to_string(),
+    })
+}

@@ -1,0 +1,135 @@
+//! PutRecords.
+
+use riffle_engine::Engine;
+use riffle_engine::ops::put_records::{PutEntry, RecordFailure};
+use riffle_model::limits::PUT_RECORDS_ENTRIES_MAX;
+use serde::{Deserialize, Serialize};
+
+use super::check_stream_ref;
+use super::put_record::{check_record, explicit_hash_key};
+use crate::dispatch::{decode, encode, engine_error, stream_ref};
+use crate::error::AwsError;
+use crate::json::Blob;
+use crate::validate::{Shown, Violations};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    records: Option<Vec<Entry>>,
+    stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Entry {
+    data: Option<Blob>,
+    explicit_hash_key: Option<String>,
+    partition_key: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Response {
+    failed_record_count: usize,
+    records: Vec<ResultEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResultEntry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<String>,
+}
+
+pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
+    let request: Request = decode(body)?;
+    let mut v = Violations::new();
+    let records = request.records.as_deref().unwrap_or_default();
+    if request.records.is_some() {
+        let shown = Shown::StructList {
+            shape: "PutRecordsRequestEntry",
+            len: records.len(),
+        };
+        v.length(
+            shown,
+            "records",
+            records.len(),
+            Some(1),
+            Some(PUT_RECORDS_ENTRIES_MAX),
+        );
+    }
+    v.required("records", &request.records);
+    let record_bytes_max = engine.config().record_bytes_max;
+    for (i, entry) in records.iter().enumerate() {
+        check_record(
+            &mut v,
+            &format!("records.{}.member.", i + 1),
+            entry.partition_key.as_deref(),
+            entry.explicit_hash_key.as_deref(),
+            entry.data.as_ref(),
+            record_bytes_max,
+        );
+    }
+    check_stream_ref(
+        &mut v,
+        request.stream_name.as_deref(),
+        request.stream_arn.as_deref(),
+    );
+    v.finish()?;
+
+    let stream = stream_ref(
+        request.stream_name.as_deref(),
+        request.stream_arn.as_deref(),
+    )?;
+    let entries = records
+        .iter()
+        .map(|entry| {
+            Ok(PutEntry {
+                partition_key: entry
+                    .partition_key
+                    .as_deref()
+                    .expect("validated as required"),
+                explicit_hash_key: explicit_hash_key(entry.explicit_hash_key.as_deref())?,
+                data: &entry.data.as_ref().expect("validated as required").0,
+            })
+        })
+        .collect::<Result<Vec<_>, AwsError>>()?;
+    let outcomes = engine
+        .put_records(&stream, &entries)
+        .await
+        .map_err(|err| engine_error(engine, err))?;
+    let mut failed_record_count = 0;
+    let records = outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(put) => ResultEntry {
+                sequence_number: Some(put.sequence.to_string()),
+                shard_id: Some(put.shard.to_string()),
+                error_code: None,
+                error_message: None,
+            },
+            Err(RecordFailure::Internal(err)) => {
+                tracing::error!(error = %err, "record not stored");
+                failed_record_count += 1;
+                ResultEntry {
+                    sequence_number: None,
+                    shard_id: None,
+                    error_code: Some("InternalFailure"),
+                    error_message: Some("Internal service failure.".to_owned()),
+                }
+            }
+        })
+        .collect();
+    encode(&Response {
+        failed_record_count,
+        records,
+    })
+}
