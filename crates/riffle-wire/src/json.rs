@@ -32,7 +32,7 @@ impl<'de> Deserialize<'de> for Blob {
 /// Decodes base64 as AWS's Java decoder does, failing with its messages.
 fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
     let cannot = |detail: String| format!("'{text}' can not be converted to a Blob: {detail}");
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return Err(cannot(format!(
             "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
             text.len()

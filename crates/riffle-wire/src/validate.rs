@@ -109,14 +109,14 @@ impl Violations {
     /// Pattern first, then length, as AWS orders them.
     pub fn string(&mut self, path: &str, value: Option<&str>, shape: StringShape) {
         let Some(value) = value else { return };
-        if let Some(pattern) = shape.pattern {
-            if !(pattern.matches)(value) {
-                self.push(
-                    Shown::Text(value),
-                    path,
-                    format_args!("satisfy regular expression pattern: {}", pattern.text),
-                );
-            }
+        if let Some(pattern) = shape.pattern
+            && !(pattern.matches)(value)
+        {
+            self.push(
+                Shown::Text(value),
+                path,
+                format_args!("satisfy regular expression pattern: {}", pattern.text),
+            );
         }
         // AWS counts Java chars (UTF-16 code units).
         let len = value.encode_utf16().count();

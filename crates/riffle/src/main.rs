@@ -34,6 +34,8 @@ enum Command {
 }
 
 #[derive(Parser, Debug)]
+// A flag given twice takes its last value, so scripts can append overrides.
+#[command(args_override_self = true)]
 struct ServeArgs {
     /// Address to listen on (HTTP/1.1 and h2c on one port).
     #[arg(long, env = "RIFFLE_LISTEN", default_value = "127.0.0.1:4567")]

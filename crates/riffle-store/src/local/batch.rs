@@ -58,7 +58,9 @@ impl BatchHeader {
             arrival: Millis(u64_at(20)),
         };
         let body_len = header.body_len as usize;
-        (body_len >= HEADER_LEN - PREFIX_LEN && body_len <= BODY_LEN_MAX).then_some(header)
+        (HEADER_LEN - PREFIX_LEN..=BODY_LEN_MAX)
+            .contains(&body_len)
+            .then_some(header)
     }
 }
 

@@ -75,12 +75,10 @@ impl LocalShardLog {
     ) -> Result<Arc<LocalShardLog>, StoreError> {
         let existed = dir.exists();
         fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        if !existed {
-            if let Some(parent) = dir.parent() {
-                segment::sync_dir(parent)?;
-                if let Some(grandparent) = parent.parent() {
-                    segment::sync_dir(grandparent)?;
-                }
+        if !existed && let Some(parent) = dir.parent() {
+            segment::sync_dir(parent)?;
+            if let Some(grandparent) = parent.parent() {
+                segment::sync_dir(grandparent)?;
             }
         }
         let mut bases: Vec<u64> = fs::read_dir(&dir)
@@ -104,14 +102,14 @@ impl LocalShardLog {
                 tracing::warn!(path = %recovered.path.display(), valid_len, reason, "truncating torn segment tail");
                 recovered.truncate(valid_len)?;
             }
-            if let Some(expected) = expected {
-                if base < expected {
-                    return Err(StoreError::Corrupt {
-                        path: recovered.path,
-                        position: 0,
-                        reason: "segments overlap",
-                    });
-                }
+            if let Some(expected) = expected
+                && base < expected
+            {
+                return Err(StoreError::Corrupt {
+                    path: recovered.path,
+                    position: 0,
+                    reason: "segments overlap",
+                });
             }
             segments.push(recovered);
         }
@@ -219,10 +217,10 @@ impl LocalShardLog {
     }
 
     fn request_sync(&self) {
-        if !self.queued_for_sync.swap(true, Ordering::AcqRel) {
-            if let Some(this) = self.this.upgrade() {
-                self.syncer.enqueue(this);
-            }
+        if !self.queued_for_sync.swap(true, Ordering::AcqRel)
+            && let Some(this) = self.this.upgrade()
+        {
+            self.syncer.enqueue(this);
         }
     }
 

@@ -1,0 +1,207 @@
+//! The engine in-process, on a temporary directory, with a clock the test
+//! moves: iterator expiry, retention and time-based positions.
+
+use riffle_engine::ops::create_stream::CreateStream;
+use riffle_engine::ops::get_shard_iterator::IteratorStart;
+use riffle_engine::ops::put_records::PutEntry;
+use riffle_engine::{Clock, Engine, EngineConfig, EngineError, StreamRef};
+use riffle_model::{Millis, StreamName};
+use riffle_store::Durability;
+
+const START: Millis = Millis(1_795_000_000_000);
+
+fn engine(dir: &std::path::Path, clock: &Clock) -> Engine {
+    let config = EngineConfig {
+        create_delay_ms: 0,
+        delete_delay_ms: 0,
+        ..EngineConfig::default()
+    };
+    Engine::open_local(dir, config, Durability::Sync, clock.clone()).unwrap()
+}
+
+fn stream(name: &str) -> StreamRef {
+    StreamRef::Name(StreamName::parse(name).unwrap())
+}
+
+async fn setup(name: &str, shards: u32) -> (tempfile::TempDir, Clock, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    let engine = engine(dir.path(), &clock);
+    let name = StreamName::parse(name).unwrap();
+    engine
+        .create_stream(CreateStream {
+            name,
+            shard_count: shards,
+            on_demand: false,
+            tags: Vec::new(),
+        })
+        .unwrap();
+    (dir, clock, engine)
+}
+
+async fn put(engine: &Engine, name: &str, data: &str) {
+    let entry = PutEntry {
+        partition_key: "k",
+        explicit_hash_key: None,
+        data: data.as_bytes(),
+    };
+    engine.put_record(&stream(name), entry).await.unwrap();
+}
+
+#[tokio::test]
+async fn iterators_expire_after_five_minutes() {
+    let (_dir, clock, engine) = setup("exp", 1).await;
+    let iterator = engine
+        .get_shard_iterator(
+            &stream("exp"),
+            "shardId-000000000000",
+            IteratorStart::TrimHorizon,
+        )
+        .unwrap();
+    clock.advance(300_000);
+    let fresh = engine
+        .get_records(&iterator, 10)
+        .expect("valid for exactly five minutes");
+    clock.advance(1);
+    match engine.get_records(&iterator, 10) {
+        Err(EngineError::ExpiredIterator { issued_at, now }) => {
+            assert_eq!(issued_at, START);
+            assert_eq!(now, Millis(START.0 + 300_001));
+        }
+        other => panic!("expected ExpiredIterator, got {other:?}"),
+    }
+    // The NextShardIterator is a fresh one.
+    assert!(
+        engine
+            .get_records(fresh.next_iterator.as_deref().unwrap(), 10)
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn at_timestamp_finds_the_first_record_at_or_after_the_time_and_rejects_the_future() {
+    let (_dir, clock, engine) = setup("ts", 1).await;
+    for label in ["a", "b", "c"] {
+        put(&engine, "ts", label).await;
+        clock.advance(1000);
+    }
+    let at = |ms: u64| {
+        engine.get_shard_iterator(
+            &stream("ts"),
+            "shardId-000000000000",
+            IteratorStart::AtTimestamp(Millis(START.0 + ms)),
+        )
+    };
+    let read = |it: String| {
+        engine
+            .get_records(&it, 10)
+            .unwrap()
+            .records
+            .iter()
+            .map(|r| String::from_utf8(r.data.to_vec()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(read(at(0).unwrap()), ["a", "b", "c"]);
+    assert_eq!(read(at(1).unwrap()), ["b", "c"]);
+    assert_eq!(read(at(2000).unwrap()), ["c"]);
+    assert!(read(at(2001).unwrap()).is_empty());
+    match at(10_000) {
+        Err(EngineError::InvalidArgument(message)) => assert_eq!(
+            message,
+            format!(
+                "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {}, currentTimestampInMillis: {}",
+                START.0 + 10_000,
+                START.0 + 3000
+            )
+        ),
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn records_past_retention_are_not_returned() {
+    let (_dir, clock, engine) = setup("ret", 1).await;
+    put(&engine, "ret", "old").await;
+    clock.advance(23 * 3_600_000);
+    put(&engine, "ret", "new").await;
+    let trim = || {
+        engine
+            .get_shard_iterator(
+                &stream("ret"),
+                "shardId-000000000000",
+                IteratorStart::TrimHorizon,
+            )
+            .unwrap()
+    };
+    assert_eq!(engine.get_records(&trim(), 10).unwrap().records.len(), 2);
+    clock.advance(3_600_001);
+    let records = engine.get_records(&trim(), 10).unwrap().records;
+    assert_eq!(records.len(), 1, "the 24-hour-old record expired");
+    assert_eq!(&records[0].data[..], b"new");
+    engine.enforce_retention();
+    assert_eq!(engine.get_records(&trim(), 10).unwrap().records.len(), 1);
+}
+
+#[tokio::test]
+async fn millis_behind_latest_measures_from_the_last_returned_record() {
+    let (_dir, clock, engine) = setup("behind", 1).await;
+    put(&engine, "behind", "1").await;
+    clock.advance(5000);
+    put(&engine, "behind", "2").await;
+    clock.advance(1000);
+    let it = engine
+        .get_shard_iterator(
+            &stream("behind"),
+            "shardId-000000000000",
+            IteratorStart::TrimHorizon,
+        )
+        .unwrap();
+    let first = engine.get_records(&it, 1).unwrap();
+    assert_eq!(first.millis_behind_latest, 6000);
+    let second = engine
+        .get_records(first.next_iterator.as_deref().unwrap(), 1)
+        .unwrap();
+    assert_eq!(second.millis_behind_latest, 0, "caught up");
+}
+
+#[test]
+fn a_stream_being_deleted_when_the_server_stopped_is_gone_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    let config = EngineConfig {
+        create_delay_ms: 0,
+        delete_delay_ms: 60_000,
+        ..EngineConfig::default()
+    };
+    // Dropping the runtime stands in for the process stopping mid-deletion:
+    // the pending deletion task dies with it.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let engine =
+            Engine::open_local(dir.path(), config.clone(), Durability::Sync, clock.clone())
+                .unwrap();
+        let name = StreamName::parse("doomed").unwrap();
+        engine
+            .create_stream(CreateStream {
+                name,
+                shard_count: 2,
+                on_demand: false,
+                tags: Vec::new(),
+            })
+            .unwrap();
+        engine.delete_stream(&stream("doomed")).unwrap();
+        assert_eq!(
+            engine
+                .describe_stream_summary(&stream("doomed"))
+                .unwrap()
+                .status,
+            riffle_engine::StreamStatus::Deleting
+        );
+    });
+    drop(runtime);
+    let engine = Engine::open_local(dir.path(), config, Durability::Sync, clock).unwrap();
+    assert!(matches!(
+        engine.describe_stream_summary(&stream("doomed")),
+        Err(EngineError::StreamNotFound { .. })
+    ));
+}

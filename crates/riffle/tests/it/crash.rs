@@ -1,0 +1,173 @@
+//! Acknowledged data survives kill -9.
+//!
+//! Concurrent producers write records whose payload names the producer and a
+//! counter. The server is killed with SIGKILL mid-load and restarted on the
+//! same directory. Every acknowledged record must be there exactly once, with
+//! the sequence number it was acknowledged with; each producer's records must
+//! be in order; nothing may appear that was never sent.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+
+use crate::support::{Riffle, client_for};
+
+const PRODUCERS: usize = 8;
+/// Each producer stops after this many records even if the kill is late.
+const RECORDS_PER_PRODUCER_MAX: usize = 20_000;
+const LOAD_BEFORE_KILL: Duration = Duration::from_millis(1500);
+
+#[derive(Default)]
+struct Ledger {
+    /// payload → (shard, sequence number) for every acknowledged record.
+    acknowledged: HashMap<String, (String, String)>,
+    /// Every payload ever sent, acknowledged or not.
+    sent: HashSet<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_records_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..2 {
+        let mut riffle = Riffle::start_in(dir.path(), &[]);
+        if round == 0 {
+            riffle.create_stream("crash", 4).await;
+        }
+        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        let deadline = Instant::now() + LOAD_BEFORE_KILL * 4;
+        let mut producers = Vec::new();
+        for producer in 0..PRODUCERS {
+            let client = client_for(riffle.addr);
+            let ledger = ledger.clone();
+            producers.push(tokio::spawn(async move {
+                for i in 0..RECORDS_PER_PRODUCER_MAX {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    let key = format!("round{round}-producer{producer}");
+                    // Alternate single puts and small batches.
+                    let payloads: Vec<String> = if i % 2 == 0 {
+                        vec![format!("{key}:{i}:0")]
+                    } else {
+                        (0..5).map(|j| format!("{key}:{i}:{j}")).collect()
+                    };
+                    ledger.lock().unwrap().sent.extend(payloads.iter().cloned());
+                    let acked: Vec<(String, String, String)> = if payloads.len() == 1 {
+                        match client
+                            .put_record()
+                            .stream_name("crash")
+                            .partition_key(&key)
+                            .data(Blob::new(payloads[0].clone()))
+                            .send()
+                            .await
+                        {
+                            Ok(out) => vec![(
+                                payloads[0].clone(),
+                                out.shard_id().to_owned(),
+                                out.sequence_number().to_owned(),
+                            )],
+                            Err(_) => break,
+                        }
+                    } else {
+                        let entries = payloads
+                            .iter()
+                            .map(|p| {
+                                PutRecordsRequestEntry::builder()
+                                    .partition_key(&key)
+                                    .data(Blob::new(p.clone()))
+                                    .build()
+                                    .unwrap()
+                            })
+                            .collect();
+                        match client
+                            .put_records()
+                            .stream_name("crash")
+                            .set_records(Some(entries))
+                            .send()
+                            .await
+                        {
+                            Ok(out) => payloads
+                                .iter()
+                                .zip(out.records())
+                                .filter_map(|(p, r)| {
+                                    Some((
+                                        p.clone(),
+                                        r.shard_id()?.to_owned(),
+                                        r.sequence_number()?.to_owned(),
+                                    ))
+                                })
+                                .collect(),
+                            Err(_) => break,
+                        }
+                    };
+                    let mut ledger = ledger.lock().unwrap();
+                    for (payload, shard, sequence) in acked {
+                        ledger.acknowledged.insert(payload, (shard, sequence));
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(LOAD_BEFORE_KILL).await;
+        riffle.kill9();
+        for producer in producers {
+            producer.await.unwrap();
+        }
+        let ledger = Arc::try_unwrap(ledger).ok().unwrap().into_inner().unwrap();
+        assert!(
+            ledger.acknowledged.len() > 100,
+            "the load ran (acknowledged {})",
+            ledger.acknowledged.len()
+        );
+
+        let riffle = Riffle::start_in(dir.path(), &[]);
+        let mut found: HashMap<String, (String, String)> = HashMap::new();
+        for shard in riffle.shard_ids("crash").await {
+            let records = riffle.read_all("crash", &shard).await;
+            assert!(
+                records
+                    .windows(2)
+                    .all(|w| w[0].sequence_number() < w[1].sequence_number()),
+                "sequence numbers increase"
+            );
+            let mut last_counter: HashMap<String, (usize, usize)> = HashMap::new();
+            for record in records {
+                let payload = String::from_utf8(record.data().as_ref().to_vec())
+                    .expect("no half-written record");
+                let mut parts = payload.rsplitn(3, ':');
+                let (j, i, key) = (
+                    parts.next().unwrap(),
+                    parts.next().unwrap(),
+                    parts.next().unwrap(),
+                );
+                assert_eq!(
+                    record.partition_key(),
+                    key,
+                    "payload and key belong together"
+                );
+                let position = (i.parse::<usize>().unwrap(), j.parse::<usize>().unwrap());
+                if let Some(previous) = last_counter.insert(key.to_owned(), position) {
+                    assert!(previous < position, "{key}: {previous:?} then {position:?}");
+                }
+                if key.starts_with(&format!("round{round}-")) {
+                    assert!(ledger.sent.contains(&payload), "{payload} was never sent");
+                }
+                let previous = found.insert(
+                    payload.clone(),
+                    (shard.clone(), record.sequence_number().to_owned()),
+                );
+                assert!(previous.is_none(), "{payload} appears twice");
+            }
+        }
+        for (payload, acked) in &ledger.acknowledged {
+            assert_eq!(
+                found.get(payload),
+                Some(acked),
+                "acknowledged record {payload} must survive with its sequence number"
+            );
+        }
+        drop(riffle);
+    }
+}

@@ -1,0 +1,10 @@
+//! The real-client suite: a real `riffle serve` process driven by the Rust
+//! AWS SDK (and, where the SDK cannot be made to misbehave, raw HTTP).
+
+mod support;
+
+mod crash;
+mod errors;
+mod records;
+mod streams;
+mod transport;

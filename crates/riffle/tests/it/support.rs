@@ -1,0 +1,235 @@
+//! The harness: start `riffle serve` on `127.0.0.1:0` with its own data
+//! directory, find its port from its log line, and hand out SDK clients.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use aws_sdk_kinesis::Client;
+use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kinesis::types::ShardIteratorType;
+
+/// A running `riffle serve` process; killed when dropped.
+pub(crate) struct Riffle {
+    child: Child,
+    pub(crate) addr: SocketAddr,
+    /// Keeps a temporary data directory alive for the server's lifetime.
+    _temp: Option<tempfile::TempDir>,
+    pub(crate) client: Client,
+}
+
+impl Riffle {
+    /// A server on a fresh temporary directory with no CREATING/DELETING delay.
+    pub(crate) fn start() -> Riffle {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_path_buf();
+        let mut riffle = Riffle::start_in(&dir, &[]);
+        riffle._temp = Some(temp);
+        riffle
+    }
+
+    /// A server on `data_dir` with extra flags (later flags override the defaults).
+    pub(crate) fn start_in(data_dir: &Path, extra_args: &[&str]) -> Riffle {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_riffle"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--create-delay-ms",
+                "0",
+                "--delete-delay-ms",
+                "0",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra_args)
+            .env("RIFFLE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn riffle");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sender = Some(sender);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line
+                    .split("addr=")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    && let Some(sender) = sender.take()
+                {
+                    let _ = sender.send(
+                        addr.parse::<SocketAddr>()
+                            .expect("addr= holds a socket address"),
+                    );
+                }
+                if std::env::var_os("RIFFLE_TEST_LOG").is_some() {
+                    eprintln!("[riffle] {line}");
+                }
+            }
+        });
+        let addr = receiver
+            .recv_timeout(Duration::from_secs(20))
+            .expect("riffle printed its listening address");
+        let client = client_for(addr);
+        Riffle {
+            child,
+            addr,
+            _temp: None,
+            client,
+        }
+    }
+
+    /// kill -9: no chance to flush or sync anything.
+    pub(crate) fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a clean exit; returns whether it exited 0.
+    pub(crate) fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child
+            .wait()
+            .map(|status| status.success())
+            .unwrap_or(false)
+    }
+
+    /// Creates a stream and waits until it is ACTIVE.
+    pub(crate) async fn create_stream(&self, name: &str, shards: i32) {
+        self.client
+            .create_stream()
+            .stream_name(name)
+            .shard_count(shards)
+            .send()
+            .await
+            .expect("create stream");
+        self.wait_active(name).await;
+    }
+
+    pub(crate) async fn wait_active(&self, name: &str) {
+        for _ in 0..200 {
+            let summary = self
+                .client
+                .describe_stream_summary()
+                .stream_name(name)
+                .send()
+                .await
+                .expect("describe");
+            let status = summary
+                .stream_description_summary()
+                .unwrap()
+                .stream_status()
+                .clone();
+            if status == aws_sdk_kinesis::types::StreamStatus::Active {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("stream {name} never became ACTIVE");
+    }
+
+    pub(crate) async fn shard_ids(&self, stream: &str) -> Vec<String> {
+        let shards = self
+            .client
+            .list_shards()
+            .stream_name(stream)
+            .send()
+            .await
+            .expect("list shards");
+        shards
+            .shards()
+            .iter()
+            .map(|s| s.shard_id().to_owned())
+            .collect()
+    }
+
+    /// Reads a shard from TRIM_HORIZON to its current end.
+    pub(crate) async fn read_all(
+        &self,
+        stream: &str,
+        shard: &str,
+    ) -> Vec<aws_sdk_kinesis::types::Record> {
+        let mut iterator = self
+            .client
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(shard)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("iterator")
+            .shard_iterator
+            .expect("iterator present");
+        let mut records = Vec::new();
+        loop {
+            let page = self
+                .client
+                .get_records()
+                .shard_iterator(&iterator)
+                .send()
+                .await
+                .expect("get records");
+            let n = page.records().len();
+            records.extend(page.records().iter().cloned());
+            match page.next_shard_iterator() {
+                Some(next) if n > 0 => iterator = next.to_owned(),
+                _ => return records,
+            }
+        }
+    }
+}
+
+impl Drop for Riffle {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An SDK client for a server at `addr`, with retries off so every error
+/// reaches the test as sent.
+pub(crate) fn client_for(addr: SocketAddr) -> Client {
+    let config = aws_sdk_kinesis::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "riffle-tests",
+        ))
+        .endpoint_url(format!("http://{addr}"))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
+/// The AWS error code and message of a failed SDK call.
+pub(crate) fn aws_error<E, R>(
+    result: Result<
+        R,
+        aws_sdk_kinesis::error::SdkError<E, aws_sdk_kinesis::config::http::HttpResponse>,
+    >,
+) -> (String, String)
+where
+    E: aws_sdk_kinesis::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let err = result.expect_err("the call should fail");
+    let meta = aws_sdk_kinesis::error::ProvideErrorMetadata::meta(&err);
+    (
+        meta.code().unwrap_or("<no code>").to_owned(),
+        meta.message().unwrap_or("<no message>").to_owned(),
+    )
+}
