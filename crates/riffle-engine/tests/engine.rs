@@ -205,3 +205,138 @@ fn a_stream_being_deleted_when_the_server_stopped_is_gone_after_restart() {
         Err(EngineError::StreamNotFound { .. })
     ));
 }
+
+/// A log store whose one shard refuses every append, to show that
+/// PutRecords reports failures per record and still stores the rest.
+mod failing {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use riffle_model::Millis;
+    use riffle_store::local::LocalLogStore;
+    use riffle_store::{
+        Appended, LogBounds, LogStore, NewRecord, Record, ShardKey, ShardLog, StoreError,
+    };
+
+    #[derive(Debug)]
+    pub(super) struct FailingShard(pub(super) Arc<dyn ShardLog>);
+
+    impl ShardLog for FailingShard {
+        fn append(&self, _: &[NewRecord<'_>], _: Millis) -> Result<Appended, StoreError> {
+            Err(StoreError::Poisoned {
+                path: PathBuf::from("test"),
+            })
+        }
+        fn read(
+            &self,
+            from: u64,
+            max_records: usize,
+            max_bytes: usize,
+            not_before: Millis,
+        ) -> Result<Vec<Record>, StoreError> {
+            self.0.read(from, max_records, max_bytes, not_before)
+        }
+        fn offset_at_time(&self, at: Millis) -> Result<u64, StoreError> {
+            self.0.offset_at_time(at)
+        }
+        fn bounds(&self) -> LogBounds {
+            self.0.bounds()
+        }
+        fn expire_before(&self, cutoff: Millis) -> Result<(), StoreError> {
+            self.0.expire_before(cutoff)
+        }
+    }
+
+    #[derive(Debug)]
+    pub(super) struct FailingLogs {
+        pub(super) inner: LocalLogStore,
+        pub(super) failing_shard: u32,
+    }
+
+    impl LogStore for FailingLogs {
+        fn open_shard(&self, key: ShardKey) -> Result<Arc<dyn ShardLog>, StoreError> {
+            let log = self.inner.open_shard(key)?;
+            Ok(if key.shard_index == self.failing_shard {
+                Arc::new(FailingShard(log))
+            } else {
+                log
+            })
+        }
+        fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
+            self.inner.remove_stream(stream_uid)
+        }
+        fn sync_all(&self) -> Result<(), StoreError> {
+            self.inner.sync_all()
+        }
+    }
+}
+
+#[tokio::test]
+async fn put_records_reports_failures_per_record_and_keeps_the_rest() {
+    use riffle_engine::ops::put_records::RecordFailure;
+    use riffle_model::HashKey;
+    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let meta = Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
+    let inner = LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap();
+    let logs = Arc::new(failing::FailingLogs {
+        inner,
+        failing_shard: 1,
+    });
+    let config = EngineConfig {
+        create_delay_ms: 0,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open(config, Clock::manual(START), meta, logs).unwrap();
+    let name = StreamName::parse("partial").unwrap();
+    engine
+        .create_stream(CreateStream {
+            name,
+            shard_count: 2,
+            on_demand: false,
+            tags: Vec::new(),
+        })
+        .unwrap();
+
+    let entries: Vec<_> = [0u128, u128::MAX, 1, u128::MAX - 1]
+        .iter()
+        .map(|&key| PutEntry {
+            partition_key: "k",
+            explicit_hash_key: Some(HashKey(key)),
+            data: b"d",
+        })
+        .collect();
+    let outcomes = engine
+        .put_records(&stream("partial"), &entries)
+        .await
+        .unwrap();
+    let failed: Vec<bool> = outcomes
+        .iter()
+        .map(|o| matches!(o, Err(RecordFailure::Internal(_))))
+        .collect();
+    assert_eq!(
+        failed,
+        [false, true, false, true],
+        "records routed to the failing shard fail, the others succeed"
+    );
+    let it = engine
+        .get_shard_iterator(
+            &stream("partial"),
+            "shardId-000000000000",
+            IteratorStart::TrimHorizon,
+        )
+        .unwrap();
+    assert_eq!(engine.get_records(&it, 10).unwrap().records.len(), 2);
+    // PutRecord turns the per-record failure into the call's error.
+    let single = PutEntry {
+        partition_key: "k",
+        explicit_hash_key: Some(HashKey(u128::MAX)),
+        data: b"d",
+    };
+    assert!(matches!(
+        engine.put_record(&stream("partial"), single).await,
+        Err(EngineError::Store(_))
+    ));
+}
