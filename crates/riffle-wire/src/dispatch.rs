@@ -31,6 +31,9 @@ impl Reply {
 
 /// Runs one operation on a JSON body.
 pub async fn dispatch(engine: &Engine, operation: Operation, body: &[u8]) -> Reply {
+    if let Err(err) = crate::checker::check_json(operation.name(), body) {
+        return Reply::error(&err);
+    }
     let result = match operation {
         Operation::CreateStream => ops::create_stream::handle(engine, body),
         Operation::DeleteStream => ops::delete_stream::handle(engine, body),
@@ -53,13 +56,9 @@ pub async fn dispatch(engine: &Engine, operation: Operation, body: &[u8]) -> Rep
     }
 }
 
-/// Decodes a request body into its typed shape.
+/// Decodes a request body, already checked against the model, into its
+/// typed shape.
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
-    // AWS answers a body that is not a JSON object with a bare SerializationException.
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return Err(AwsError::serialization(None));
-    }
     serde_json::from_slice(body).map_err(|err| AwsError::serialization(serialization_message(&err)))
 }
 

@@ -4,6 +4,9 @@
 //! - [`operation`]: the `X-Amz-Target` operation names.
 //! - [`dispatch`]: decode → validate → execute → encode, for one request body.
 //! - [`ops`]: one file per operation with its request and response shapes.
+//! - [`model`]: botocore's Kinesis model, vendored in `model/`.
+//! - [`checker`]: checks a body against its model shape (types, then
+//!   constraints) before any typed decoding.
 //! - [`validate`]: AWS's "N validation errors detected: …" messages.
 //! - [`error`]: [`AwsError`] and the one mapping from engine errors to AWS.
 //! - [`json`]: blob (base64) and timestamp fields, and serde errors phrased
@@ -11,9 +14,11 @@
 //!
 //! Requests decode straight into typed structs; no JSON value tree is built.
 
+pub mod checker;
 pub mod dispatch;
 pub mod error;
 pub mod json;
+pub mod model;
 pub mod operation;
 pub mod ops;
 pub mod validate;

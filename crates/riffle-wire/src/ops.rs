@@ -1,6 +1,6 @@
-//! One file per operation: its request shape (decoded straight from JSON),
-//! its validation in the model's member order, the engine call, and its
-//! response shape.
+//! One file per operation: its request shape (decoded straight from JSON
+//! once [`crate::checker`] has validated the body against the model), the
+//! checks the model cannot express, the engine call, and its response shape.
 
 pub mod create_stream;
 pub mod delete_stream;
@@ -15,14 +15,6 @@ pub mod put_records;
 
 use riffle_engine::ops::ShardDescription;
 use serde::Serialize;
-
-use crate::validate::{Violations, shapes};
-
-/// Checks the StreamName / StreamARN pair most operations take.
-pub(crate) fn check_stream_ref(v: &mut Violations, name: Option<&str>, arn: Option<&str>) {
-    v.string("streamName", name, shapes::STREAM_NAME);
-    v.string("streamARN", arn, shapes::STREAM_ARN);
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]

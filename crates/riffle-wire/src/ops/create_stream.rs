@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use crate::dispatch::{decode, engine_error};
 use crate::error::AwsError;
-use crate::validate::{Shown, Violations, shapes};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -29,36 +28,6 @@ struct StreamModeDetails {
 
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
-    let mut v = Violations::new();
-    v.integer("shardCount", request.shard_count, Some(1), None);
-    v.string(
-        "streamName",
-        request.stream_name.as_deref(),
-        shapes::STREAM_NAME,
-    );
-    v.required("streamName", &request.stream_name);
-    let mode = request
-        .stream_mode_details
-        .as_ref()
-        .map(|d| d.stream_mode.as_deref());
-    if let Some(mode) = mode {
-        v.required("streamModeDetails.streamMode", &mode);
-        v.enumeration(
-            "streamModeDetails.streamMode",
-            mode,
-            &["PROVISIONED", "ON_DEMAND"],
-        );
-    }
-    if let Some(tags) = &request.tags {
-        v.length(
-            Shown::Text(&format!("{tags:?}")),
-            "tags",
-            tags.len(),
-            Some(1),
-            Some(200),
-        );
-    }
-    v.finish()?;
 
     let name =
         StreamName::parse(request.stream_name.as_deref().expect("required")).expect("validated");
@@ -67,7 +36,10 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
         shard_count: request
             .shard_count
             .map_or(DEFAULT_SHARD_COUNT, |n| n.min(i64::from(u32::MAX)) as u32),
-        on_demand: mode.flatten() == Some("ON_DEMAND"),
+        on_demand: request
+            .stream_mode_details
+            .and_then(|details| details.stream_mode)
+            .is_some_and(|mode| mode == "ON_DEMAND"),
         tags: request.tags.unwrap_or_default().into_iter().collect(),
     };
     engine

@@ -3,10 +3,8 @@
 use riffle_engine::Engine;
 use serde::Deserialize;
 
-use super::check_stream_ref;
 use crate::dispatch::{decode, engine_error, stream_ref};
 use crate::error::AwsError;
-use crate::validate::Violations;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -23,13 +21,6 @@ struct Request {
 
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
-    let mut v = Violations::new();
-    check_stream_ref(
-        &mut v,
-        request.stream_name.as_deref(),
-        request.stream_arn.as_deref(),
-    );
-    v.finish()?;
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),

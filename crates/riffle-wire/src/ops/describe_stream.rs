@@ -1,15 +1,14 @@
 //! DescribeStream.
 
 use riffle_engine::Engine;
-use riffle_model::limits::{DESCRIBE_STREAM_LIMIT_DEFAULT, DESCRIBE_STREAM_LIMIT_MAX};
+use riffle_model::limits::DESCRIBE_STREAM_LIMIT_DEFAULT;
 use riffle_model::{Millis, ShardId};
 use serde::{Deserialize, Serialize};
 
-use super::{EnhancedMetricsJson, ShardJson, StreamModeDetailsJson, check_stream_ref};
+use super::{EnhancedMetricsJson, ShardJson, StreamModeDetailsJson};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::json::serialize_millis;
-use crate::validate::{Violations, shapes};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -46,21 +45,6 @@ struct DescriptionJson {
 
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
-    let mut v = Violations::new();
-    check_stream_ref(&mut v, request.stream_name.as_deref(), None);
-    v.integer(
-        "limit",
-        request.limit,
-        Some(1),
-        Some(DESCRIBE_STREAM_LIMIT_MAX as i64),
-    );
-    v.string(
-        "exclusiveStartShardId",
-        request.exclusive_start_shard_id.as_deref(),
-        shapes::SHARD_ID,
-    );
-    check_stream_ref(&mut v, None, request.stream_arn.as_deref());
-    v.finish()?;
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),

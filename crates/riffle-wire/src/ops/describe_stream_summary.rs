@@ -5,11 +5,10 @@ use riffle_engine::ops::describe_stream::StreamSummary;
 use riffle_model::Millis;
 use serde::{Deserialize, Serialize};
 
-use super::{EnhancedMetricsJson, StreamModeDetailsJson, check_stream_ref};
+use super::{EnhancedMetricsJson, StreamModeDetailsJson};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::json::serialize_millis;
-use crate::validate::Violations;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -45,13 +44,6 @@ pub(crate) struct SummaryJson {
 
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
-    let mut v = Violations::new();
-    check_stream_ref(
-        &mut v,
-        request.stream_name.as_deref(),
-        request.stream_arn.as_deref(),
-    );
-    v.finish()?;
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),

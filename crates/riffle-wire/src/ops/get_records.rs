@@ -5,19 +5,16 @@ use riffle_model::Millis;
 use riffle_model::limits::GET_RECORDS_LIMIT_MAX;
 use serde::{Deserialize, Serialize};
 
-use super::{HashKeyRangeJson, check_stream_ref};
+use super::HashKeyRangeJson;
 use crate::dispatch::{decode, encode, engine_error};
 use crate::error::AwsError;
 use crate::json::{serialize_blob, serialize_millis};
-use crate::validate::{Violations, shapes};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Request {
     shard_iterator: Option<String>,
     limit: Option<i64>,
-    #[serde(rename = "StreamARN")]
-    stream_arn: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -52,21 +49,6 @@ struct ChildShardJson {
 
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
-    let mut v = Violations::new();
-    v.string(
-        "shardIterator",
-        request.shard_iterator.as_deref(),
-        shapes::SHARD_ITERATOR,
-    );
-    v.required("shardIterator", &request.shard_iterator);
-    v.integer(
-        "limit",
-        request.limit,
-        Some(1),
-        Some(GET_RECORDS_LIMIT_MAX as i64),
-    );
-    check_stream_ref(&mut v, None, request.stream_arn.as_deref());
-    v.finish()?;
 
     let limit = request.limit.map_or(GET_RECORDS_LIMIT_MAX, |n| n as usize);
     let iterator = request

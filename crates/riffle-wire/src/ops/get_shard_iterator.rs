@@ -4,11 +4,9 @@ use riffle_engine::Engine;
 use riffle_engine::ops::get_shard_iterator::IteratorStart;
 use serde::{Deserialize, Serialize};
 
-use super::check_stream_ref;
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::json::Timestamp;
-use crate::validate::{Violations, shapes};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -28,37 +26,8 @@ struct Response {
     shard_iterator: String,
 }
 
-/// The order AWS lists them in its enum message.
-const ITERATOR_TYPES: [&str; 5] = [
-    "AFTER_SEQUENCE_NUMBER",
-    "LATEST",
-    "AT_TIMESTAMP",
-    "AT_SEQUENCE_NUMBER",
-    "TRIM_HORIZON",
-];
-
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
-    let mut v = Violations::new();
-    v.string("shardId", request.shard_id.as_deref(), shapes::SHARD_ID);
-    v.required("shardId", &request.shard_id);
-    v.enumeration(
-        "shardIteratorType",
-        request.shard_iterator_type.as_deref(),
-        &ITERATOR_TYPES,
-    );
-    v.required("shardIteratorType", &request.shard_iterator_type);
-    v.string(
-        "startingSequenceNumber",
-        request.starting_sequence_number.as_deref(),
-        shapes::SEQUENCE_NUMBER,
-    );
-    check_stream_ref(
-        &mut v,
-        request.stream_name.as_deref(),
-        request.stream_arn.as_deref(),
-    );
-    v.finish()?;
 
     let stream = stream_ref(
         request.stream_name.as_deref(),

@@ -3,14 +3,13 @@
 use riffle_engine::Engine;
 use riffle_engine::ops::list_shards::{ListShardsFrom, ShardFilter};
 use riffle_model::ShardId;
-use riffle_model::limits::{LIST_SHARDS_LIMIT_DEFAULT, LIST_SHARDS_LIMIT_MAX};
+use riffle_model::limits::LIST_SHARDS_LIMIT_DEFAULT;
 use serde::{Deserialize, Serialize};
 
-use super::{ShardJson, check_stream_ref};
+use super::ShardJson;
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::json::Timestamp;
-use crate::validate::{Violations, shapes};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -42,46 +41,8 @@ struct Response {
     next_token: Option<String>,
 }
 
-const FILTER_TYPES: [&str; 6] = [
-    "AFTER_SHARD_ID",
-    "AT_TRIM_HORIZON",
-    "FROM_TRIM_HORIZON",
-    "AT_LATEST",
-    "AT_TIMESTAMP",
-    "FROM_TIMESTAMP",
-];
-
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
-    let mut v = Violations::new();
-    check_stream_ref(&mut v, request.stream_name.as_deref(), None);
-    v.string(
-        "nextToken",
-        request.next_token.as_deref(),
-        shapes::NEXT_TOKEN,
-    );
-    v.string(
-        "exclusiveStartShardId",
-        request.exclusive_start_shard_id.as_deref(),
-        shapes::SHARD_ID,
-    );
-    v.integer(
-        "maxResults",
-        request.max_results,
-        Some(1),
-        Some(LIST_SHARDS_LIMIT_MAX as i64),
-    );
-    if let Some(filter) = &request.shard_filter {
-        v.required("shardFilter.type", &filter.kind);
-        v.enumeration("shardFilter.type", filter.kind.as_deref(), &FILTER_TYPES);
-        v.string(
-            "shardFilter.shardId",
-            filter.shard_id.as_deref(),
-            shapes::SHARD_ID,
-        );
-    }
-    check_stream_ref(&mut v, None, request.stream_arn.as_deref());
-    v.finish()?;
 
     let max_results = request
         .max_results

@@ -2,7 +2,7 @@
 
 use riffle_engine::Engine;
 use riffle_engine::ops::list_streams::ListStreamsFrom;
-use riffle_model::limits::{LIST_STREAMS_LIMIT_DEFAULT, LIST_STREAMS_LIMIT_MAX};
+use riffle_model::limits::LIST_STREAMS_LIMIT_DEFAULT;
 use riffle_model::{Millis, StreamName};
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +10,6 @@ use super::StreamModeDetailsJson;
 use crate::dispatch::{decode, encode, engine_error};
 use crate::error::AwsError;
 use crate::json::serialize_millis;
-use crate::validate::{Violations, shapes};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -44,24 +43,6 @@ struct StreamSummaryJson {
 
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
-    let mut v = Violations::new();
-    v.integer(
-        "limit",
-        request.limit,
-        Some(1),
-        Some(LIST_STREAMS_LIMIT_MAX as i64),
-    );
-    v.string(
-        "exclusiveStartStreamName",
-        request.exclusive_start_stream_name.as_deref(),
-        shapes::STREAM_NAME,
-    );
-    v.string(
-        "nextToken",
-        request.next_token.as_deref(),
-        shapes::NEXT_TOKEN,
-    );
-    v.finish()?;
     let from = match (request.next_token, request.exclusive_start_stream_name) {
         (Some(_), Some(_)) => {
             return Err(AwsError::invalid_argument(

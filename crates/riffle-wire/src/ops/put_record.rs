@@ -5,11 +5,10 @@ use riffle_engine::ops::put_records::PutEntry;
 use riffle_model::{HashKey, SequenceNumber};
 use serde::{Deserialize, Serialize};
 
-use super::check_stream_ref;
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::json::Blob;
-use crate::validate::{Shown, Violations, shapes};
+use crate::validate::{Shown, Violations};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -30,36 +29,27 @@ struct Response {
     sequence_number: String,
 }
 
-/// Checks one record's members; `prefix` is `""` for PutRecord and
-/// `records.N.member.` for PutRecords.
+/// Checks what the model cannot: the stream's record size limit (the model
+/// allows 10 MiB, streams default to 1 MiB) and, since the model made
+/// PartitionKey optional for AUTO distribution, that a key-routed record has
+/// one. `prefix` is `""` for PutRecord and `records.N.member.` for PutRecords.
 pub(crate) fn check_record(
     v: &mut Violations,
     prefix: &str,
     partition_key: Option<&str>,
-    explicit_hash_key: Option<&str>,
     data: Option<&Blob>,
     record_bytes_max: usize,
 ) {
-    let path = |member: &str| format!("{prefix}{member}");
-    v.string(&path("partitionKey"), partition_key, shapes::PARTITION_KEY);
-    // The model makes PartitionKey optional (for AUTO record distribution),
-    // but a stream that routes by key still needs one.
-    v.required(&path("partitionKey"), &partition_key);
-    v.string(
-        &path("explicitHashKey"),
-        explicit_hash_key,
-        shapes::HASH_KEY,
-    );
+    v.required(&format!("{prefix}partitionKey"), &partition_key);
     if let Some(data) = data {
         v.length(
             Shown::Blob(data.0.len()),
-            &path("data"),
+            &format!("{prefix}data"),
             data.0.len(),
             None,
             Some(record_bytes_max),
         );
     }
-    v.required(&path("data"), &data);
 }
 
 /// Parses an ExplicitHashKey that passed its pattern but may not fit in 128 bits.
@@ -77,26 +67,14 @@ pub(crate) fn explicit_hash_key(text: Option<&str>) -> Result<Option<HashKey>, A
 pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
     let mut v = Violations::new();
-    v.string(
-        "sequenceNumberForOrdering",
-        request.sequence_number_for_ordering.as_deref(),
-        shapes::SEQUENCE_NUMBER,
-    );
     check_record(
         &mut v,
         "",
         request.partition_key.as_deref(),
-        request.explicit_hash_key.as_deref(),
         request.data.as_ref(),
         engine.config().record_bytes_max,
     );
-    check_stream_ref(
-        &mut v,
-        request.stream_name.as_deref(),
-        request.stream_arn.as_deref(),
-    );
     v.finish()?;
-
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),

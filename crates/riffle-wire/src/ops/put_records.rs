@@ -2,15 +2,13 @@
 
 use riffle_engine::Engine;
 use riffle_engine::ops::put_records::{PutEntry, RecordFailure};
-use riffle_model::limits::PUT_RECORDS_ENTRIES_MAX;
 use serde::{Deserialize, Serialize};
 
-use super::check_stream_ref;
 use super::put_record::{check_record, explicit_hash_key};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::json::Blob;
-use crate::validate::{Shown, Violations};
+use crate::validate::Violations;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -51,40 +49,19 @@ struct ResultEntry {
 
 pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
-    let mut v = Violations::new();
     let records = request.records.as_deref().unwrap_or_default();
-    if request.records.is_some() {
-        let shown = Shown::StructList {
-            shape: "PutRecordsRequestEntry",
-            len: records.len(),
-        };
-        v.length(
-            shown,
-            "records",
-            records.len(),
-            Some(1),
-            Some(PUT_RECORDS_ENTRIES_MAX),
-        );
-    }
-    v.required("records", &request.records);
-    let record_bytes_max = engine.config().record_bytes_max;
+    let mut v = Violations::new();
     for (i, entry) in records.iter().enumerate() {
+        let prefix = format!("records.{}.member.", i + 1);
         check_record(
             &mut v,
-            &format!("records.{}.member.", i + 1),
+            &prefix,
             entry.partition_key.as_deref(),
-            entry.explicit_hash_key.as_deref(),
             entry.data.as_ref(),
-            record_bytes_max,
+            engine.config().record_bytes_max,
         );
     }
-    check_stream_ref(
-        &mut v,
-        request.stream_name.as_deref(),
-        request.stream_arn.as_deref(),
-    );
     v.finish()?;
-
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),

