@@ -25,6 +25,17 @@ pub enum EngineError {
     /// A ShardId that names no shard at all (not `shardId-<digits>`).
     #[error("unparsable shard id {raw} in stream {stream}")]
     ShardIdUnparsable { stream: StreamName, raw: String },
+    /// A record without a partition key on a stream that routes by key.
+    /// `record` is the PutRecords index (None for PutRecord).
+    #[error("partition key required")]
+    MissingPartitionKey { record: Option<usize> },
+    /// A record larger than the stream's maximum record size.
+    #[error("record of {len} bytes exceeds {max}")]
+    RecordTooLarge {
+        record: Option<usize>,
+        len: usize,
+        max: usize,
+    },
     #[error("invalid shard iterator")]
     InvalidIterator,
     #[error("shard iterator expired")]

@@ -24,10 +24,10 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 use rand::RngExt;
-use riffle_model::limits::{ACCOUNT_SHARD_LIMIT_DEFAULT, RECORD_BYTES_MAX_DEFAULT};
+use riffle_model::limits::{ACCOUNT_SHARD_LIMIT_DEFAULT, ON_DEMAND_STREAM_LIMIT_DEFAULT};
 use riffle_model::{AccountId, IteratorKey, Millis, Region, StreamArn, StreamName};
 use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
-use riffle_store::{Durability, LogStore, MetadataStore};
+use riffle_store::{Durability, LogStore, MetadataStore, StreamRecord};
 
 pub use clock::Clock;
 pub use error::{EngineError, EngineResult};
@@ -44,10 +44,10 @@ pub struct EngineConfig {
     pub create_delay_ms: u64,
     /// How long a deleted stream stays DELETING.
     pub delete_delay_ms: u64,
-    /// Largest record (data plus partition key) a stream accepts.
-    pub record_bytes_max: usize,
     /// Open shards allowed across all streams.
     pub account_shard_limit: u32,
+    /// ON_DEMAND streams allowed in the account.
+    pub on_demand_stream_limit: u32,
 }
 
 impl Default for EngineConfig {
@@ -57,8 +57,8 @@ impl Default for EngineConfig {
             region: Region::default(),
             create_delay_ms: 500,
             delete_delay_ms: 500,
-            record_bytes_max: RECORD_BYTES_MAX_DEFAULT,
             account_shard_limit: ACCOUNT_SHARD_LIMIT_DEFAULT,
+            on_demand_stream_limit: ON_DEMAND_STREAM_LIMIT_DEFAULT,
         }
     }
 }
@@ -68,6 +68,8 @@ impl Default for EngineConfig {
 pub enum StreamRef {
     Name(StreamName),
     Arn(StreamArn),
+    /// botocore's `StreamId` (`[a-z0-9]{20}-[a-z0-9]{3}`).
+    Id(String),
 }
 
 impl StreamRef {
@@ -76,6 +78,7 @@ impl StreamRef {
         match self {
             StreamRef::Name(name) => name.as_str(),
             StreamRef::Arn(arn) => arn.stream.as_str(),
+            StreamRef::Id(id) => id,
         }
     }
 }
@@ -102,16 +105,20 @@ struct Inner {
 struct Streams {
     by_name: BTreeMap<StreamName, Arc<Stream>>,
     by_uid: HashMap<u64, Arc<Stream>>,
+    by_stream_id: HashMap<String, Arc<Stream>>,
 }
 
 impl Streams {
     fn insert(&mut self, stream: Arc<Stream>) {
         self.by_uid.insert(stream.uid, stream.clone());
+        self.by_stream_id
+            .insert(stream.stream_id.clone(), stream.clone());
         self.by_name.insert(stream.name.clone(), stream);
     }
 
     fn remove(&mut self, stream: &Stream) {
         self.by_uid.remove(&stream.uid);
+        self.by_stream_id.remove(&stream.stream_id);
         if self
             .by_name
             .get(&stream.name)
@@ -210,6 +217,16 @@ impl Engine {
         };
         let name = match stream {
             StreamRef::Name(name) => name,
+            StreamRef::Id(id) => {
+                return self
+                    .inner
+                    .streams
+                    .read()
+                    .by_stream_id
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(not_found);
+            }
             StreamRef::Arn(arn) => {
                 let config = &self.inner.config;
                 if arn.account != config.account.as_str() || arn.region != config.region.as_str() {
@@ -225,6 +242,38 @@ impl Engine {
             .get(name)
             .cloned()
             .ok_or_else(not_found)
+    }
+
+    /// Applies a control-plane change to a stream's record: checks the
+    /// stream's state, applies `change` to a copy, persists it, then publishes
+    /// it. A failed change or a failed save leaves the stream untouched.
+    ///
+    /// # Errors
+    /// The stream does not exist, is in a state that forbids the change
+    /// (`ResourceInUseException`), `change` refused, or storage failed.
+    fn modify_stream<T>(
+        &self,
+        stream_ref: &StreamRef,
+        allowed: &[StreamStatus],
+        change: impl FnOnce(&mut StreamRecord, Millis) -> EngineResult<T>,
+    ) -> EngineResult<T> {
+        let stream = self.lookup(stream_ref)?;
+        let now = self.now();
+        let mut state = stream.state.write();
+        let status = state.status(now);
+        if !allowed.contains(&status) {
+            return Err(EngineError::StreamNotActive {
+                stream: stream.name.clone(),
+                status,
+            });
+        }
+        let mut record = state.record.clone();
+        let result = change(&mut record, now)?;
+        if record != state.record {
+            self.inner.meta.save_stream(&record)?;
+            state.record = record;
+        }
+        Ok(result)
     }
 
     /// Starts background upkeep (retention). Call once, inside a Tokio runtime.

@@ -1,14 +1,21 @@
 //! One file per Kinesis operation, each an `impl Engine` block with the
 //! operation's input and output types.
 
+pub mod account;
 pub mod create_stream;
 pub mod delete_stream;
 pub mod describe_stream;
+pub mod encryption;
 pub mod get_records;
 pub mod get_shard_iterator;
 pub mod list_shards;
 pub mod list_streams;
+pub mod monitoring;
 pub mod put_records;
+pub mod resource_policy;
+pub mod retention;
+pub mod stream_settings;
+pub mod tags;
 
 use riffle_model::{HashKeyRange, SequenceNumber, ShardId};
 

@@ -76,6 +76,7 @@ impl Shard {
 pub(crate) struct Stream {
     pub(crate) uid: u64,
     pub(crate) name: StreamName,
+    pub(crate) stream_id: String,
     pub(crate) state: RwLock<StreamState>,
 }
 
@@ -132,6 +133,7 @@ impl Stream {
         Ok(Stream {
             uid: state.record.uid,
             name,
+            stream_id: state.record.stream_id.clone(),
             state: RwLock::new(state),
         })
     }
@@ -143,6 +145,12 @@ impl StreamState {
             StreamStatus::Deleting
         } else if now.0 < self.record.active_at_ms {
             StreamStatus::Creating
+        } else if self
+            .record
+            .updating_until_ms
+            .is_some_and(|until| now.0 < until)
+        {
+            StreamStatus::Updating
         } else {
             StreamStatus::Active
         }

@@ -29,19 +29,14 @@ async fn setup(name: &str, shards: u32) -> (tempfile::TempDir, Clock, Engine) {
     let engine = engine(dir.path(), &clock);
     let name = StreamName::parse(name).unwrap();
     engine
-        .create_stream(CreateStream {
-            name,
-            shard_count: shards,
-            on_demand: false,
-            tags: Vec::new(),
-        })
+        .create_stream(CreateStream::new(name, shards))
         .unwrap();
     (dir, clock, engine)
 }
 
 async fn put(engine: &Engine, name: &str, data: &str) {
     let entry = PutEntry {
-        partition_key: "k",
+        partition_key: Some("k"),
         explicit_hash_key: None,
         data: data.as_bytes(),
     };
@@ -181,14 +176,7 @@ fn a_stream_being_deleted_when_the_server_stopped_is_gone_after_restart() {
             Engine::open_local(dir.path(), config.clone(), Durability::Sync, clock.clone())
                 .unwrap();
         let name = StreamName::parse("doomed").unwrap();
-        engine
-            .create_stream(CreateStream {
-                name,
-                shard_count: 2,
-                on_demand: false,
-                tags: Vec::new(),
-            })
-            .unwrap();
+        engine.create_stream(CreateStream::new(name, 2)).unwrap();
         engine.delete_stream(&stream("doomed")).unwrap();
         assert_eq!(
             engine
@@ -291,19 +279,12 @@ async fn put_records_reports_failures_per_record_and_keeps_the_rest() {
     };
     let engine = Engine::open(config, Clock::manual(START), meta, logs).unwrap();
     let name = StreamName::parse("partial").unwrap();
-    engine
-        .create_stream(CreateStream {
-            name,
-            shard_count: 2,
-            on_demand: false,
-            tags: Vec::new(),
-        })
-        .unwrap();
+    engine.create_stream(CreateStream::new(name, 2)).unwrap();
 
     let entries: Vec<_> = [0u128, u128::MAX, 1, u128::MAX - 1]
         .iter()
         .map(|&key| PutEntry {
-            partition_key: "k",
+            partition_key: Some("k"),
             explicit_hash_key: Some(HashKey(key)),
             data: b"d",
         })
@@ -331,7 +312,7 @@ async fn put_records_reports_failures_per_record_and_keeps_the_rest() {
     assert_eq!(engine.get_records(&it, 10).unwrap().records.len(), 2);
     // PutRecord turns the per-record failure into the call's error.
     let single = PutEntry {
-        partition_key: "k",
+        partition_key: Some("k"),
         explicit_hash_key: Some(HashKey(u128::MAX)),
         data: b"d",
     };

@@ -24,8 +24,22 @@ pub const DEFAULT_SHARD_COUNT: u32 = 4;
 /// Account-wide open-shard quota (AWS: 500 in most regions by default; Riffle
 /// is generous because the shard count costs little here).
 pub const ACCOUNT_SHARD_LIMIT_DEFAULT: u32 = 10_000;
-/// Default and bounds for retention, in hours.
+/// ON_DEMAND streams per account (AWS's default quota).
+pub const ON_DEMAND_STREAM_LIMIT_DEFAULT: u32 = 50;
+/// Default and bounds for retention, in hours (24 hours to 365 days).
 pub const RETENTION_HOURS_DEFAULT: u32 = 24;
+pub const RETENTION_HOURS_MIN: u32 = 24;
+pub const RETENTION_HOURS_MAX: u32 = 8760;
+/// Tags on one stream.
+pub const STREAM_TAGS_MAX: usize = 50;
+/// Tags returned by one ListTagsForStream page, by default.
+pub const LIST_TAGS_LIMIT_DEFAULT: usize = 10;
+/// Largest record a stream can be configured for (UpdateMaxRecordSize): 10 MiB.
+pub const RECORD_BYTES_MAX_CONFIGURABLE: usize = 10 * 1024 * 1024;
+/// A PutRecords request on a stream allowing records over 1 MiB may carry 10 MiB.
+pub const PUT_RECORDS_BYTES_MAX_LARGE: usize = 10 * 1024 * 1024;
+/// A minimum throughput billing commitment lasts at least 24 hours.
+pub const BILLING_COMMITMENT_MIN_MS: u64 = 24 * 3_600_000;
 /// Shards described by one DescribeStream page, by default and at most.
 pub const DESCRIBE_STREAM_LIMIT_DEFAULT: usize = 100;
 pub const DESCRIBE_STREAM_LIMIT_MAX: usize = 10_000;

@@ -22,5 +22,5 @@ pub mod record;
 
 pub use error::StoreError;
 pub use log::{Appended, Durability, Durable, LogBounds, LogStore, ShardKey, ShardLog};
-pub use metadata::{ClosedShard, MetadataStore, ShardRecord, StreamRecord};
+pub use metadata::{AccountSettingsRecord, ClosedShard, MetadataStore, ShardRecord, StreamRecord};
 pub use record::{NewRecord, Record};

@@ -24,7 +24,39 @@ pub struct StreamRecord {
     pub on_demand: bool,
     pub retention_hours: u32,
     pub shards: Vec<ShardRecord>,
+    /// Sorted by key.
     pub tags: Vec<(String, String)>,
+    /// Shard-level metrics enabled by EnableEnhancedMonitoring.
+    #[serde(default)]
+    pub shard_level_metrics: Vec<String>,
+    /// The KMS key of a stream encrypted with StartStreamEncryption.
+    #[serde(default)]
+    pub encryption_key_id: Option<String>,
+    #[serde(default)]
+    pub resource_policy: Option<String>,
+    #[serde(default = "default_max_record_size_kib")]
+    pub max_record_size_kib: u32,
+    #[serde(default)]
+    pub warm_throughput_mibps: Option<u32>,
+    /// RecordDistributionStrategy AUTO: partition keys are ignored for routing.
+    #[serde(default)]
+    pub auto_distribution: bool,
+    /// The stream is UPDATING until this time (an encryption or mode change).
+    #[serde(default)]
+    pub updating_until_ms: Option<u64>,
+}
+
+fn default_max_record_size_kib() -> u32 {
+    1024
+}
+
+/// Account-wide settings (DescribeAccountSettings / UpdateAccountSettings).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSettingsRecord {
+    /// When the minimum throughput billing commitment was last enabled.
+    pub commitment_started_ms: Option<u64>,
+    /// When disabling was requested (takes effect at the earliest allowed end).
+    pub commitment_disable_requested_ms: Option<u64>,
 }
 
 /// A persisted shard.
@@ -68,6 +100,18 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// The transaction failed; nothing was changed.
     fn delete_stream(&self, name: &str) -> Result<(), StoreError>;
+
+    /// The account-wide settings, or the defaults if never saved.
+    ///
+    /// # Errors
+    /// The store could not be read or the row did not decode.
+    fn load_account_settings(&self) -> Result<AccountSettingsRecord, StoreError>;
+
+    /// Replaces the account-wide settings, durably.
+    ///
+    /// # Errors
+    /// The transaction failed; nothing was changed.
+    fn save_account_settings(&self, settings: &AccountSettingsRecord) -> Result<(), StoreError>;
 
     /// Returns the named secret, creating it with `create` on first use.
     ///

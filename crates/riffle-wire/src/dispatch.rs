@@ -1,5 +1,6 @@
 //! One request body in, one response out: decode → validate → execute → encode.
 
+use riffle_engine::ops::retention::RetentionChange;
 use riffle_engine::{Engine, EngineError, StreamRef};
 use riffle_model::{StreamArn, StreamName};
 use serde::Serialize;
@@ -34,17 +35,48 @@ pub async fn dispatch(engine: &Engine, operation: Operation, body: &[u8]) -> Rep
     if let Err(err) = crate::checker::check_json(operation.name(), body) {
         return Reply::error(&err);
     }
+    use ops::stream_changes as change;
     let result = match operation {
+        Operation::AddTagsToStream => ops::tags::add_tags_to_stream(engine, body),
         Operation::CreateStream => ops::create_stream::handle(engine, body),
+        Operation::DecreaseStreamRetentionPeriod => {
+            change::retention(engine, body, RetentionChange::Decrease)
+        }
+        Operation::DeleteResourcePolicy => change::delete_resource_policy(engine, body),
         Operation::DeleteStream => ops::delete_stream::handle(engine, body),
+        Operation::DescribeAccountSettings => ops::account::describe_account_settings(engine, body),
+        Operation::DescribeLimits => ops::account::describe_limits(engine, body),
         Operation::DescribeStream => ops::describe_stream::handle(engine, body),
         Operation::DescribeStreamSummary => ops::describe_stream_summary::handle(engine, body),
+        Operation::DisableEnhancedMonitoring => change::enhanced_monitoring(engine, body, false),
+        Operation::EnableEnhancedMonitoring => change::enhanced_monitoring(engine, body, true),
         Operation::GetRecords => ops::get_records::handle(engine, body),
+        Operation::GetResourcePolicy => change::get_resource_policy(engine, body),
         Operation::GetShardIterator => ops::get_shard_iterator::handle(engine, body),
+        Operation::IncreaseStreamRetentionPeriod => {
+            change::retention(engine, body, RetentionChange::Increase)
+        }
         Operation::ListShards => ops::list_shards::handle(engine, body),
         Operation::ListStreams => ops::list_streams::handle(engine, body),
+        Operation::ListTagsForResource => ops::tags::list_tags_for_resource(engine, body),
+        Operation::ListTagsForStream => ops::tags::list_tags_for_stream(engine, body),
         Operation::PutRecord => ops::put_record::handle(engine, body).await,
         Operation::PutRecords => ops::put_records::handle(engine, body).await,
+        Operation::PutResourcePolicy => change::put_resource_policy(engine, body),
+        Operation::RemoveTagsFromStream => ops::tags::remove_tags_from_stream(engine, body),
+        Operation::StartStreamEncryption => change::encryption(engine, body, true),
+        Operation::StopStreamEncryption => change::encryption(engine, body, false),
+        Operation::TagResource => ops::tags::tag_resource(engine, body),
+        Operation::UntagResource => ops::tags::untag_resource(engine, body),
+        Operation::UpdateAccountSettings => ops::account::update_account_settings(engine, body),
+        Operation::UpdateMaxRecordSize => change::update_max_record_size(engine, body),
+        Operation::UpdateStreamMode => change::update_stream_mode(engine, body),
+        Operation::UpdateStreamRecordDistributionStrategy => {
+            change::update_record_distribution(engine, body)
+        }
+        Operation::UpdateStreamWarmThroughput => {
+            change::update_stream_warm_throughput(engine, body)
+        }
     };
     match result {
         Ok(body) => Reply {
@@ -77,9 +109,13 @@ pub(crate) fn engine_error(engine: &Engine, err: EngineError) -> AwsError {
     AwsError::from_engine(&err, engine.config().account.as_str())
 }
 
-/// Resolves the StreamName / StreamARN pair every stream operation takes,
-/// after validation has checked their shapes.
-pub(crate) fn stream_ref(name: Option<&str>, arn: Option<&str>) -> Result<StreamRef, AwsError> {
+/// Resolves the StreamName / StreamARN / StreamId members every stream
+/// operation takes, after the model check has validated their shapes.
+pub(crate) fn stream_ref(
+    name: Option<&str>,
+    arn: Option<&str>,
+    id: Option<&str>,
+) -> Result<StreamRef, AwsError> {
     let name = name.map(|n| StreamName::parse(n).expect("validated against the StreamName shape"));
     let arn = match arn {
         Some(text) => Some(
@@ -88,13 +124,14 @@ pub(crate) fn stream_ref(name: Option<&str>, arn: Option<&str>) -> Result<Stream
         ),
         None => None,
     };
-    match (name, arn) {
-        (Some(name), Some(arn)) if arn.stream != name => Err(AwsError::invalid_argument(
+    match (name, arn, id) {
+        (Some(name), Some(arn), _) if arn.stream != name => Err(AwsError::invalid_argument(
             "StreamARN and StreamName must refer to the same stream.",
         )),
-        (_, Some(arn)) => Ok(StreamRef::Arn(arn)),
-        (Some(name), None) => Ok(StreamRef::Name(name)),
-        (None, None) => Err(AwsError::invalid_argument(
+        (_, Some(arn), _) => Ok(StreamRef::Arn(arn)),
+        (Some(name), None, _) => Ok(StreamRef::Name(name)),
+        (None, None, Some(id)) => Ok(StreamRef::Id(id.to_owned())),
+        (None, None, None) => Err(AwsError::invalid_argument(
             "Either StreamName or StreamARN should be provided.",
         )),
     }

@@ -8,6 +8,8 @@
 use riffle_engine::EngineError;
 use serde::Serialize;
 
+use crate::validate::{Shown, Violations};
+
 /// An error as AWS sends it: HTTP status, `__type` and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AwsError {
@@ -122,6 +124,22 @@ impl AwsError {
             EngineError::ShardIdUnparsable { stream, raw } => AwsError::resource_not_found(
                 format!("Could not find shard {raw} in stream {stream} under account {account}."),
             ),
+            EngineError::MissingPartitionKey { record } => {
+                let mut violations = Violations::new();
+                violations.required(&record_path(*record, "partitionKey"), &None::<()>);
+                violations.finish().expect_err("one violation was recorded")
+            }
+            EngineError::RecordTooLarge { record, len, max } => {
+                let mut violations = Violations::new();
+                violations.length(
+                    Shown::Blob(*len),
+                    &record_path(*record, "data"),
+                    *len,
+                    None,
+                    Some(*max),
+                );
+                violations.finish().expect_err("one violation was recorded")
+            }
             EngineError::InvalidIterator => AwsError::invalid_argument("Invalid ShardIterator."),
             EngineError::ExpiredIterator { issued_at, now } => AwsError::client(
                 "ExpiredIteratorException",
@@ -141,6 +159,15 @@ impl AwsError {
             }
             EngineError::Store(_) => AwsError::internal_failure(),
         }
+    }
+}
+
+/// The member path AWS names for a record field: `data` for PutRecord,
+/// `records.N.member.data` (from 1) for PutRecords.
+fn record_path(record: Option<usize>, member: &str) -> String {
+    match record {
+        Some(i) => format!("records.{}.member.{member}", i + 1),
+        None => member.to_owned(),
     }
 }
 

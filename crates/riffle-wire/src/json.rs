@@ -86,6 +86,14 @@ pub fn serialize_millis<S: Serializer>(at: &Millis, serializer: S) -> Result<S::
     serializer.serialize_f64(at.as_epoch_seconds())
 }
 
+/// Serializes an optional time (skip `None` with `skip_serializing_if`).
+pub fn serialize_optional_millis<S: Serializer>(
+    at: &Option<Millis>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(at.unwrap_or_default().as_epoch_seconds())
+}
+
 /// The SerializationException for a body serde could not decode. A body
 /// that is not JSON at all gets no message, as on AWS; a member of the wrong
 /// type gets AWS's Java-flavoured message.

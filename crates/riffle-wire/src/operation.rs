@@ -28,21 +28,101 @@ macro_rules! operations {
 }
 
 operations! {
+    AddTagsToStream,
     CreateStream,
+    DecreaseStreamRetentionPeriod,
+    DeleteResourcePolicy,
     DeleteStream,
+    DescribeAccountSettings,
+    DescribeLimits,
     DescribeStream,
     DescribeStreamSummary,
+    DisableEnhancedMonitoring,
+    EnableEnhancedMonitoring,
     GetRecords,
+    GetResourcePolicy,
     GetShardIterator,
+    IncreaseStreamRetentionPeriod,
     ListShards,
     ListStreams,
+    ListTagsForResource,
+    ListTagsForStream,
     PutRecord,
     PutRecords,
+    PutResourcePolicy,
+    RemoveTagsFromStream,
+    StartStreamEncryption,
+    StopStreamEncryption,
+    TagResource,
+    UntagResource,
+    UpdateAccountSettings,
+    UpdateMaxRecordSize,
+    UpdateStreamMode,
+    UpdateStreamRecordDistributionStrategy,
+    UpdateStreamWarmThroughput,
 }
+
+/// Operations in botocore's model that Riffle does not answer yet, with the
+/// issue that brings them. Requests for them get UnknownOperationException.
+pub const NOT_YET_SUPPORTED: &[(&str, &str)] = &[
+    ("SplitShard", "resharding (issue 4)"),
+    ("MergeShards", "resharding (issue 4)"),
+    ("UpdateShardCount", "resharding (issue 4)"),
+    ("RegisterStreamConsumer", "enhanced fan-out (issue 5)"),
+    ("DeregisterStreamConsumer", "enhanced fan-out (issue 5)"),
+    ("DescribeStreamConsumer", "enhanced fan-out (issue 5)"),
+    ("ListStreamConsumers", "enhanced fan-out (issue 5)"),
+    ("SubscribeToShard", "enhanced fan-out (issue 5)"),
+    ("AcknowledgeDeadLetterQueueRecords", "queues and channels"),
+    ("AcknowledgeQueueRecords", "queues and channels"),
+    ("CreateChannel", "queues and channels"),
+    ("CreateQueue", "queues and channels"),
+    ("DeleteChannel", "queues and channels"),
+    ("DeleteQueue", "queues and channels"),
+    ("DescribeChannel", "queues and channels"),
+    ("DescribeQueue", "queues and channels"),
+    ("ListChannels", "queues and channels"),
+    ("ListQueues", "queues and channels"),
+    ("ReceiveDeadLetterQueueRecords", "queues and channels"),
+    ("ReceiveQueueRecords", "queues and channels"),
+    ("RestoreDeadLetterQueueRecords", "queues and channels"),
+    ("UpdateChannel", "queues and channels"),
+    (
+        "UpdateDeadLetterQueueRecordsVisibility",
+        "queues and channels",
+    ),
+    ("UpdateQueue", "queues and channels"),
+    ("UpdateQueueRecordsVisibility", "queues and channels"),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_model_operation_is_routed_or_listed_as_not_yet_supported() {
+        let model = crate::model::model();
+        let mut unaccounted = Vec::new();
+        for name in model.operations.keys() {
+            let routed = Operation::ALL.iter().any(|op| op.name() == name);
+            let deferred = NOT_YET_SUPPORTED.iter().any(|(n, _)| n == name);
+            assert!(!(routed && deferred), "{name} is both routed and deferred");
+            if !routed && !deferred {
+                unaccounted.push(name.clone());
+            }
+        }
+        assert!(
+            unaccounted.is_empty(),
+            "operations with no handler: {unaccounted:?}"
+        );
+        for op in Operation::ALL {
+            assert!(
+                model.operations.contains_key(op.name()),
+                "{} is not in the model",
+                op.name()
+            );
+        }
+    }
 
     #[test]
     fn targets_parse_only_with_the_kinesis_prefix() {

@@ -2,6 +2,7 @@
 //! once [`crate::checker`] has validated the body against the model), the
 //! checks the model cannot express, the engine call, and its response shape.
 
+pub mod account;
 pub mod create_stream;
 pub mod delete_stream;
 pub mod describe_stream;
@@ -12,6 +13,8 @@ pub mod list_shards;
 pub mod list_streams;
 pub mod put_record;
 pub mod put_records;
+pub mod stream_changes;
+pub mod tags;
 
 use riffle_engine::ops::ShardDescription;
 use serde::Serialize;

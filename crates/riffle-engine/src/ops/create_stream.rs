@@ -17,6 +17,24 @@ pub struct CreateStream {
     pub shard_count: u32,
     pub on_demand: bool,
     pub tags: Vec<(String, String)>,
+    pub max_record_size_kib: Option<u32>,
+    pub warm_throughput_mibps: Option<u32>,
+    pub auto_distribution: bool,
+}
+
+impl CreateStream {
+    /// A stream with AWS's defaults for everything but the name and shard count.
+    pub fn new(name: StreamName, shard_count: u32) -> CreateStream {
+        CreateStream {
+            name,
+            shard_count,
+            on_demand: false,
+            tags: Vec::new(),
+            max_record_size_kib: None,
+            warm_throughput_mibps: None,
+            auto_distribution: false,
+        }
+    }
 }
 
 impl Engine {
@@ -74,7 +92,18 @@ impl Engine {
             on_demand: request.on_demand,
             retention_hours: riffle_model::limits::RETENTION_HOURS_DEFAULT,
             shards,
-            tags: request.tags,
+            tags: {
+                let mut tags = request.tags;
+                tags.sort();
+                tags
+            },
+            shard_level_metrics: Vec::new(),
+            encryption_key_id: None,
+            resource_policy: None,
+            max_record_size_kib: request.max_record_size_kib.unwrap_or(1024),
+            warm_throughput_mibps: request.warm_throughput_mibps,
+            auto_distribution: request.auto_distribution,
+            updating_until_ms: None,
         };
         let stream = Stream::open(record.clone(), &*self.inner.logs)?;
         self.inner.meta.save_stream(&record)?;

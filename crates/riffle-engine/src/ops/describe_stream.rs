@@ -18,6 +18,12 @@ pub struct StreamSummary {
     pub retention_hours: u32,
     pub created: Millis,
     pub open_shard_count: usize,
+    pub shard_level_metrics: Vec<String>,
+    /// Set when the stream is encrypted (EncryptionType KMS).
+    pub encryption_key_id: Option<String>,
+    pub max_record_size_kib: u32,
+    pub warm_throughput_mibps: Option<u32>,
+    pub auto_distribution: bool,
 }
 
 /// DescribeStream's answer: the summary plus one page of shards.
@@ -43,6 +49,11 @@ impl Engine {
             retention_hours: state.record.retention_hours,
             created: Millis(state.record.created_ms),
             open_shard_count: state.open_shard_count(),
+            shard_level_metrics: state.record.shard_level_metrics.clone(),
+            encryption_key_id: state.record.encryption_key_id.clone(),
+            max_record_size_kib: state.record.max_record_size_kib,
+            warm_throughput_mibps: state.record.warm_throughput_mibps,
+            auto_distribution: state.record.auto_distribution,
         })
     }
 

@@ -32,6 +32,8 @@ pub struct GetRecordsOutput {
     pub millis_behind_latest: u64,
     /// Set when `next_iterator` is `None`: where to continue reading.
     pub child_shards: Vec<ChildShard>,
+    /// Records of an encrypted stream report EncryptionType KMS.
+    pub encrypted: bool,
 }
 
 impl Engine {
@@ -124,6 +126,7 @@ impl Engine {
                 next_iterator: None,
                 millis_behind_latest: 0,
                 child_shards,
+                encrypted: state.record.encryption_key_id.is_some(),
             });
         }
         let next = IteratorToken {
@@ -137,6 +140,7 @@ impl Engine {
             next_iterator: Some(next.encode(&self.inner.iterator_key)),
             millis_behind_latest,
             child_shards: Vec::new(),
+            encrypted: state.record.encryption_key_id.is_some(),
         })
     }
 }

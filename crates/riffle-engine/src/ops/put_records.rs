@@ -2,30 +2,38 @@
 
 use std::collections::BTreeMap;
 
-use riffle_model::limits::PUT_RECORDS_BYTES_MAX;
+use riffle_model::limits::{
+    PUT_RECORDS_BYTES_MAX, PUT_RECORDS_BYTES_MAX_LARGE, RECORD_BYTES_MAX_DEFAULT,
+};
 use riffle_model::{HashKey, SequenceNumber, ShardId};
 use riffle_store::{NewRecord, StoreError};
 
 use crate::error::{EngineError, EngineResult};
 use crate::{Engine, StreamRef};
 
-/// One record to put, already validated by the wire layer.
+/// One record to put, already checked against the model by the wire layer.
 #[derive(Clone, Copy, Debug)]
 pub struct PutEntry<'a> {
-    pub partition_key: &'a str,
+    /// Required unless the stream distributes records automatically (AUTO).
+    pub partition_key: Option<&'a str>,
     pub explicit_hash_key: Option<HashKey>,
     pub data: &'a [u8],
 }
 
 impl PutEntry<'_> {
-    fn hash_key(&self) -> HashKey {
-        self.explicit_hash_key
-            .unwrap_or_else(|| HashKey::of_partition_key(self.partition_key))
+    /// Where the record routes: its explicit hash key, else the MD5 of its
+    /// partition key; under AUTO distribution, anywhere (keys are ignored).
+    fn hash_key(&self, auto: bool) -> HashKey {
+        match (auto, self.explicit_hash_key, self.partition_key) {
+            (false, Some(key), _) => key,
+            (false, None, Some(partition_key)) => HashKey::of_partition_key(partition_key),
+            _ => HashKey(rand::random()),
+        }
     }
 
-    /// Bytes counted against the record and request size limits.
+    /// Bytes counted against the request size limit.
     pub fn size_bytes(&self) -> usize {
-        self.data.len() + self.partition_key.len()
+        self.data.len() + self.partition_key.map_or(0, str::len)
     }
 }
 
@@ -56,13 +64,49 @@ impl Engine {
         stream: &StreamRef,
         entries: &[PutEntry<'_>],
     ) -> EngineResult<Vec<Result<PutResult, RecordFailure>>> {
-        let request_bytes: usize = entries.iter().map(PutEntry::size_bytes).sum();
-        if request_bytes > PUT_RECORDS_BYTES_MAX {
-            return Err(EngineError::InvalidArgument(
-                "Records size exceeds 5 MB limit".to_owned(),
-            ));
-        }
+        self.put(stream, entries, true).await
+    }
+
+    async fn put(
+        &self,
+        stream: &StreamRef,
+        entries: &[PutEntry<'_>],
+        batch: bool,
+    ) -> EngineResult<Vec<Result<PutResult, RecordFailure>>> {
         let stream = self.lookup(stream)?;
+        let (auto, record_bytes_max) = {
+            let state = stream.state.read();
+            (
+                state.record.auto_distribution,
+                state.record.max_record_size_kib as usize * 1024,
+            )
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            let record = batch.then_some(i);
+            if entry.partition_key.is_none() && !auto {
+                return Err(EngineError::MissingPartitionKey { record });
+            }
+            if entry.data.len() > record_bytes_max {
+                return Err(EngineError::RecordTooLarge {
+                    record,
+                    len: entry.data.len(),
+                    max: record_bytes_max,
+                });
+            }
+        }
+        // Streams allowing records over 1 MiB accept 10 MiB requests.
+        let request_bytes_max = if record_bytes_max > RECORD_BYTES_MAX_DEFAULT {
+            PUT_RECORDS_BYTES_MAX_LARGE
+        } else {
+            PUT_RECORDS_BYTES_MAX
+        };
+        let request_bytes: usize = entries.iter().map(PutEntry::size_bytes).sum();
+        if request_bytes > request_bytes_max {
+            return Err(EngineError::InvalidArgument(format!(
+                "Records size exceeds {} MB limit",
+                request_bytes_max / (1024 * 1024)
+            )));
+        }
         let now = self.now();
         let mut outcomes: Vec<Result<PutResult, RecordFailure>> = Vec::with_capacity(entries.len());
         let mut pending = Vec::new();
@@ -77,7 +121,7 @@ impl Engine {
             let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
             for (i, entry) in entries.iter().enumerate() {
                 groups
-                    .entry(state.route(entry.hash_key()).id.0)
+                    .entry(state.route(entry.hash_key(auto)).id.0)
                     .or_default()
                     .push(i);
             }
@@ -89,7 +133,7 @@ impl Engine {
                 let shard = &state.shards[shard_index as usize];
                 batch.clear();
                 batch.extend(members.iter().map(|&i| NewRecord {
-                    partition_key: entries[i].partition_key,
+                    partition_key: entries[i].partition_key.unwrap_or_default(),
                     data: entries[i].data,
                 }));
                 match shard.log.append(&batch, now) {
@@ -133,7 +177,7 @@ impl Engine {
         entry: PutEntry<'_>,
     ) -> EngineResult<PutResult> {
         let outcome = self
-            .put_records(stream, &[entry])
+            .put(stream, &[entry], false)
             .await?
             .pop()
             .expect("one outcome per entry");

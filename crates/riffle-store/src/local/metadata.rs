@@ -9,10 +9,12 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::error::StoreError;
-use crate::metadata::{MetadataStore, StreamRecord};
+use crate::metadata::{AccountSettingsRecord, MetadataStore, StreamRecord};
 
 const STREAMS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("streams");
 const SECRETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("secrets");
+const SETTINGS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("settings");
+const ACCOUNT_SETTINGS_KEY: &str = "account";
 
 /// The redb-backed metadata store at `<data-dir>/metadata.redb`.
 pub struct RedbMetadataStore {
@@ -36,6 +38,7 @@ impl RedbMetadataStore {
         let txn = db.begin_write().map_err(StoreError::metadata)?;
         txn.open_table(STREAMS).map_err(StoreError::metadata)?;
         txn.open_table(SECRETS).map_err(StoreError::metadata)?;
+        txn.open_table(SETTINGS).map_err(StoreError::metadata)?;
         txn.commit().map_err(StoreError::metadata)?;
         Ok(RedbMetadataStore { db })
     }
@@ -70,6 +73,30 @@ impl MetadataStore for RedbMetadataStore {
         {
             let mut table = txn.open_table(STREAMS).map_err(StoreError::metadata)?;
             table.remove(name).map_err(StoreError::metadata)?;
+        }
+        txn.commit().map_err(StoreError::metadata)
+    }
+
+    fn load_account_settings(&self) -> Result<AccountSettingsRecord, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::metadata)?;
+        let table = txn.open_table(SETTINGS).map_err(StoreError::metadata)?;
+        match table
+            .get(ACCOUNT_SETTINGS_KEY)
+            .map_err(StoreError::metadata)?
+        {
+            Some(row) => serde_json::from_slice(row.value()).map_err(StoreError::metadata),
+            None => Ok(AccountSettingsRecord::default()),
+        }
+    }
+
+    fn save_account_settings(&self, settings: &AccountSettingsRecord) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(settings).map_err(StoreError::metadata)?;
+        let txn = self.db.begin_write().map_err(StoreError::metadata)?;
+        {
+            let mut table = txn.open_table(SETTINGS).map_err(StoreError::metadata)?;
+            table
+                .insert(ACCOUNT_SETTINGS_KEY, bytes.as_slice())
+                .map_err(StoreError::metadata)?;
         }
         txn.commit().map_err(StoreError::metadata)
     }

@@ -12,6 +12,7 @@ struct Request {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    stream_id: Option<String>,
     #[allow(
         dead_code,
         reason = "consumers arrive with enhanced fan-out; there are none to enforce yet"
@@ -24,6 +25,7 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),
+        request.stream_id.as_deref(),
     )?;
     engine
         .delete_stream(&stream)

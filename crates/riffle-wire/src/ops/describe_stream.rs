@@ -18,6 +18,7 @@ struct Request {
     exclusive_start_shard_id: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    stream_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -41,6 +42,8 @@ struct DescriptionJson {
     stream_creation_timestamp: Millis,
     enhanced_monitoring: Vec<EnhancedMetricsJson>,
     encryption_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<String>,
 }
 
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
@@ -48,6 +51,7 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),
+        request.stream_id.as_deref(),
     )?;
     let limit = request
         .limit
@@ -72,9 +76,14 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
             retention_period_hours: summary.retention_hours,
             stream_creation_timestamp: summary.created,
             enhanced_monitoring: vec![EnhancedMetricsJson {
-                shard_level_metrics: Vec::new(),
+                shard_level_metrics: summary.shard_level_metrics.clone(),
             }],
-            encryption_type: "NONE",
+            encryption_type: if summary.encryption_key_id.is_some() {
+                "KMS"
+            } else {
+                "NONE"
+            },
+            key_id: summary.encryption_key_id.clone(),
         },
     })
 }

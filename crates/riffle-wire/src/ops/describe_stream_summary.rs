@@ -5,6 +5,7 @@ use riffle_engine::ops::describe_stream::StreamSummary;
 use riffle_model::Millis;
 use serde::{Deserialize, Serialize};
 
+use super::stream_changes::WarmThroughputJson;
 use super::{EnhancedMetricsJson, StreamModeDetailsJson};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
@@ -16,6 +17,7 @@ struct Request {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    stream_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -38,8 +40,15 @@ pub(crate) struct SummaryJson {
     stream_creation_timestamp: Millis,
     enhanced_monitoring: Vec<EnhancedMetricsJson>,
     encryption_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<String>,
     open_shard_count: usize,
     consumer_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warm_throughput: Option<WarmThroughputJson>,
+    #[serde(rename = "MaxRecordSizeInKiB")]
+    max_record_size_in_kib: u32,
+    record_distribution_strategy: &'static str,
 }
 
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
@@ -47,6 +56,7 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),
+        request.stream_id.as_deref(),
     )?;
     let summary = engine
         .describe_stream_summary(&stream)
@@ -67,11 +77,28 @@ impl From<&StreamSummary> for SummaryJson {
             retention_period_hours: summary.retention_hours,
             stream_creation_timestamp: summary.created,
             enhanced_monitoring: vec![EnhancedMetricsJson {
-                shard_level_metrics: Vec::new(),
+                shard_level_metrics: summary.shard_level_metrics.clone(),
             }],
-            encryption_type: "NONE",
+            encryption_type: if summary.encryption_key_id.is_some() {
+                "KMS"
+            } else {
+                "NONE"
+            },
+            key_id: summary.encryption_key_id.clone(),
             open_shard_count: summary.open_shard_count,
             consumer_count: 0,
+            warm_throughput: summary
+                .warm_throughput_mibps
+                .map(|mibps| WarmThroughputJson {
+                    target_mibps: mibps,
+                    current_mibps: mibps,
+                }),
+            max_record_size_in_kib: summary.max_record_size_kib,
+            record_distribution_strategy: if summary.auto_distribution {
+                "AUTO"
+            } else {
+                "USER_PARTITION_KEY"
+            },
         }
     }
 }

@@ -36,7 +36,11 @@ struct RecordJson<'a> {
     approximate_arrival_timestamp: Millis,
     #[serde(serialize_with = "serialize_blob")]
     data: &'a [u8],
+    /// Absent for records put without a key (AUTO distribution).
+    #[serde(skip_serializing_if = "str::is_empty")]
     partition_key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_type: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -67,6 +71,7 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
                 approximate_arrival_timestamp: r.arrival,
                 data: &r.data,
                 partition_key: std::str::from_utf8(&r.partition_key).unwrap_or_default(),
+                encryption_type: output.encrypted.then_some("KMS"),
             })
             .collect(),
         next_shard_iterator: output.next_iterator,

@@ -18,6 +18,7 @@ struct Request {
     timestamp: Option<Timestamp>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    stream_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -32,6 +33,7 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),
+        request.stream_id.as_deref(),
     )?;
     let kind = request
         .shard_iterator_type

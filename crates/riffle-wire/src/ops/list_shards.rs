@@ -22,6 +22,7 @@ struct Request {
     shard_filter: Option<ShardFilterJson>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    stream_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +79,7 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
             let stream = stream_ref(
                 request.stream_name.as_deref(),
                 request.stream_arn.as_deref(),
+                request.stream_id.as_deref(),
             )?;
             let filter = request
                 .shard_filter

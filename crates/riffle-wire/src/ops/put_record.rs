@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::json::Blob;
-use crate::validate::{Shown, Violations};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -20,6 +19,7 @@ struct Request {
     sequence_number_for_ordering: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    stream_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -27,29 +27,8 @@ struct Request {
 struct Response {
     shard_id: String,
     sequence_number: String,
-}
-
-/// Checks what the model cannot: the stream's record size limit (the model
-/// allows 10 MiB, streams default to 1 MiB) and, since the model made
-/// PartitionKey optional for AUTO distribution, that a key-routed record has
-/// one. `prefix` is `""` for PutRecord and `records.N.member.` for PutRecords.
-pub(crate) fn check_record(
-    v: &mut Violations,
-    prefix: &str,
-    partition_key: Option<&str>,
-    data: Option<&Blob>,
-    record_bytes_max: usize,
-) {
-    v.required(&format!("{prefix}partitionKey"), &partition_key);
-    if let Some(data) = data {
-        v.length(
-            Shown::Blob(data.0.len()),
-            &format!("{prefix}data"),
-            data.0.len(),
-            None,
-            Some(record_bytes_max),
-        );
-    }
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_type: Option<&'static str>,
 }
 
 /// Parses an ExplicitHashKey that passed its pattern but may not fit in 128 bits.
@@ -64,20 +43,25 @@ pub(crate) fn explicit_hash_key(text: Option<&str>) -> Result<Option<HashKey>, A
     .transpose()
 }
 
+/// `EncryptionType` as put responses report it: only when the stream is encrypted.
+pub(crate) fn encryption_type(
+    engine: &Engine,
+    stream: &riffle_engine::StreamRef,
+) -> Option<&'static str> {
+    let encrypted = engine
+        .describe_stream_summary(stream)
+        .ok()?
+        .encryption_key_id
+        .is_some();
+    encrypted.then_some("KMS")
+}
+
 pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
-    let mut v = Violations::new();
-    check_record(
-        &mut v,
-        "",
-        request.partition_key.as_deref(),
-        request.data.as_ref(),
-        engine.config().record_bytes_max,
-    );
-    v.finish()?;
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),
+        request.stream_id.as_deref(),
     )?;
     let explicit_hash_key = explicit_hash_key(request.explicit_hash_key.as_deref())?;
     if let Some(ordering) = &request.sequence_number_for_ordering {
@@ -92,12 +76,9 @@ pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsE
         }
     }
     let entry = PutEntry {
-        partition_key: request
-            .partition_key
-            .as_deref()
-            .expect("validated as required"),
+        partition_key: request.partition_key.as_deref(),
         explicit_hash_key,
-        data: &request.data.as_ref().expect("validated as required").0,
+        data: &request.data.as_ref().expect("the model requires Data").0,
     };
     let result = engine
         .put_record(&stream, entry)
@@ -106,5 +87,6 @@ pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsE
     encode(&Response {
         shard_id: result.shard.to_string(),
         sequence_number: result.sequence.to_string(),
+        encryption_type: encryption_type(engine, &stream),
     })
 }

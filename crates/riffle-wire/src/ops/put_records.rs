@@ -4,11 +4,10 @@ use riffle_engine::Engine;
 use riffle_engine::ops::put_records::{PutEntry, RecordFailure};
 use serde::{Deserialize, Serialize};
 
-use super::put_record::{check_record, explicit_hash_key};
+use super::put_record::{encryption_type, explicit_hash_key};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::json::Blob;
-use crate::validate::Violations;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -17,6 +16,7 @@ struct Request {
     stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
+    stream_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -32,6 +32,8 @@ struct Entry {
 struct Response {
     failed_record_count: usize,
     records: Vec<ResultEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_type: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -50,32 +52,18 @@ struct ResultEntry {
 pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request = decode(body)?;
     let records = request.records.as_deref().unwrap_or_default();
-    let mut v = Violations::new();
-    for (i, entry) in records.iter().enumerate() {
-        let prefix = format!("records.{}.member.", i + 1);
-        check_record(
-            &mut v,
-            &prefix,
-            entry.partition_key.as_deref(),
-            entry.data.as_ref(),
-            engine.config().record_bytes_max,
-        );
-    }
-    v.finish()?;
     let stream = stream_ref(
         request.stream_name.as_deref(),
         request.stream_arn.as_deref(),
+        request.stream_id.as_deref(),
     )?;
     let entries = records
         .iter()
         .map(|entry| {
             Ok(PutEntry {
-                partition_key: entry
-                    .partition_key
-                    .as_deref()
-                    .expect("validated as required"),
+                partition_key: entry.partition_key.as_deref(),
                 explicit_hash_key: explicit_hash_key(entry.explicit_hash_key.as_deref())?,
-                data: &entry.data.as_ref().expect("validated as required").0,
+                data: &entry.data.as_ref().expect("the model requires Data").0,
             })
         })
         .collect::<Result<Vec<_>, AwsError>>()?;
@@ -108,5 +96,6 @@ pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsE
     encode(&Response {
         failed_record_count,
         records,
+        encryption_type: encryption_type(engine, &stream),
     })
 }

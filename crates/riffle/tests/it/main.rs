@@ -3,6 +3,7 @@
 
 mod support;
 
+mod clients;
 mod crash;
 mod errors;
 mod records;

@@ -1,0 +1,274 @@
+//! Walks botocore's model and proves that every constraint on every input
+//! member of every routed operation is enforced, with AWS's message: for
+//! each constraint it builds a request that breaks exactly that member and
+//! checks the ValidationException names the member and the constraint.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use riffle_wire::checker::check_json;
+use riffle_wire::model::{Model, ShapeId, ShapeKind, model};
+use riffle_wire::operation::Operation;
+use serde_json::{Map, Value};
+
+/// One broken value: where it goes, and the constraint text AWS must report.
+struct Case {
+    /// JSON member names from the input root to the member.
+    json_path: Vec<String>,
+    /// AWS's path (`shardFilter.type`, `records.1.member.data`).
+    aws_path: String,
+    value: Option<Value>,
+    expected: String,
+}
+
+/// A value of `shape` that satisfies its own constraints (used to fill lists).
+fn valid_value(model: &Model, shape: ShapeId) -> Value {
+    match &model.shape(shape).kind {
+        ShapeKind::Structure { .. } => Value::Object(Map::new()),
+        ShapeKind::List { .. } => Value::Array(Vec::new()),
+        ShapeKind::Map { .. } => Value::Object(Map::new()),
+        ShapeKind::String {
+            allowed: Some(allowed),
+            ..
+        } => Value::String(allowed[0].clone()),
+        ShapeKind::String { .. } => Value::String("a".into()),
+        ShapeKind::Integer { min, .. } => Value::from(min.unwrap_or(1)),
+        ShapeKind::Boolean => Value::Bool(true),
+        ShapeKind::Blob { .. } => Value::String(String::new()),
+        ShapeKind::Timestamp => Value::from(1),
+    }
+}
+
+/// Every violation of the constraints of `shape`, as it would appear at `aws_path`.
+fn violations(
+    model: &Model,
+    shape: ShapeId,
+    json_path: Vec<String>,
+    aws_path: String,
+    depth: usize,
+    out: &mut Vec<Case>,
+) {
+    let case = |value: Value, expected: String| Case {
+        json_path: json_path.clone(),
+        aws_path: aws_path.clone(),
+        value: Some(value),
+        expected,
+    };
+    match &model.shape(shape).kind {
+        ShapeKind::Structure { members, required } if depth < 3 => {
+            for member in members {
+                let mut member_json = json_path.clone();
+                member_json.push(member.name.clone());
+                let member_aws = if aws_path.is_empty() {
+                    member.path_name.clone()
+                } else {
+                    format!("{aws_path}.{}", member.path_name)
+                };
+                if required.contains(&member.name) {
+                    out.push(Case {
+                        json_path: member_json.clone(),
+                        aws_path: member_aws.clone(),
+                        value: None,
+                        expected: "Member must not be null".into(),
+                    });
+                }
+                violations(model, member.shape, member_json, member_aws, depth + 1, out);
+            }
+        }
+        ShapeKind::Structure { .. } => {}
+        ShapeKind::List { member, min, max } => {
+            // Members of a list of structures: one element breaking one member.
+            if matches!(model.shape(*member).kind, ShapeKind::Structure { .. }) && depth < 3 {
+                let mut element_cases = Vec::new();
+                violations(
+                    model,
+                    *member,
+                    Vec::new(),
+                    format!("{aws_path}.1.member"),
+                    depth + 1,
+                    &mut element_cases,
+                );
+                for element_case in element_cases {
+                    let mut element = Map::new();
+                    place(&mut element, &element_case.json_path, element_case.value);
+                    out.push(Case {
+                        json_path: json_path.clone(),
+                        aws_path: element_case.aws_path,
+                        value: Some(Value::Array(vec![Value::Object(element)])),
+                        expected: element_case.expected,
+                    });
+                }
+            }
+            if let Some(min) = min.filter(|&m| m > 0) {
+                out.push(case(
+                    Value::Array(Vec::new()),
+                    format!("Member must have length greater than or equal to {min}"),
+                ));
+            }
+            if let Some(max) = max {
+                let items = vec![valid_value(model, *member); *max as usize + 1];
+                out.push(case(
+                    Value::Array(items),
+                    format!("Member must have length less than or equal to {max}"),
+                ));
+            }
+        }
+        ShapeKind::Map { min, max, .. } => {
+            if let Some(min) = min.filter(|&m| m > 0) {
+                out.push(case(
+                    Value::Object(Map::new()),
+                    format!("Member must have length greater than or equal to {min}"),
+                ));
+            }
+            if let Some(max) = max {
+                let entries = (0..=*max)
+                    .map(|i| (format!("k{i}"), Value::String("v".into())))
+                    .collect();
+                out.push(case(
+                    Value::Object(entries),
+                    format!("Member must have length less than or equal to {max}"),
+                ));
+            }
+        }
+        ShapeKind::String {
+            min,
+            max,
+            pattern,
+            allowed,
+        } => {
+            if let Some(min) = min.filter(|&m| m > 0) {
+                out.push(case(
+                    Value::String(String::new()),
+                    format!("Member must have length greater than or equal to {min}"),
+                ));
+            }
+            if let Some(max) = max {
+                let long = "a".repeat(*max as usize + 1);
+                out.push(case(
+                    Value::String(long),
+                    format!("Member must have length less than or equal to {max}"),
+                ));
+            }
+            if let Some(pattern) = pattern {
+                let min_len = min.unwrap_or(0).max(1) as usize;
+                let bad = ["!", " ", ":*", "\u{0}", "A-"]
+                    .iter()
+                    .map(|c| c.repeat(min_len))
+                    .find(|candidate| !pattern.matches(candidate))
+                    .expect("some candidate breaks every pattern");
+                out.push(case(
+                    Value::String(bad),
+                    format!(
+                        "Member must satisfy regular expression pattern: {}",
+                        pattern.text
+                    ),
+                ));
+            }
+            if let Some(allowed) = allowed {
+                out.push(case(
+                    Value::String("NOT_A_MEMBER".into()),
+                    format!(
+                        "Member must satisfy enum value set: [{}]",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        ShapeKind::Integer { min, max, .. } => {
+            if let Some(min) = min {
+                out.push(case(
+                    Value::from(min - 1),
+                    format!("Member must have value greater than or equal to {min}"),
+                ));
+            }
+            if let Some(max) = max {
+                out.push(case(
+                    Value::from(max + 1),
+                    format!("Member must have value less than or equal to {max}"),
+                ));
+            }
+        }
+        ShapeKind::Blob { min, max } => {
+            if let Some(min) = min.filter(|&m| m > 0) {
+                out.push(case(
+                    Value::String(String::new()),
+                    format!("Member must have length greater than or equal to {min}"),
+                ));
+            }
+            if let Some(max) = max {
+                let bytes = vec![0u8; *max as usize + 1];
+                out.push(case(
+                    Value::String(STANDARD.encode(bytes)),
+                    format!("Member must have length less than or equal to {max}"),
+                ));
+            }
+        }
+        ShapeKind::Boolean | ShapeKind::Timestamp => {}
+    }
+}
+
+/// Puts `value` at `path` inside `root`, creating objects on the way.
+fn place(root: &mut Map<String, Value>, path: &[String], value: Option<Value>) {
+    let (last, parents) = path.split_last().expect("non-empty path");
+    let mut node = root;
+    for key in parents {
+        node = node
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .expect("objects on the way");
+    }
+    match value {
+        Some(value) => {
+            node.insert(last.clone(), value);
+        }
+        None => {
+            node.remove(last);
+        }
+    }
+}
+
+#[test]
+fn every_constraint_of_every_routed_operation_is_enforced() {
+    let model = model();
+    let mut checked = 0;
+    for operation in Operation::ALL {
+        let Some(input) = model.input_of(operation.name()) else {
+            continue;
+        };
+        let mut cases = Vec::new();
+        violations(model, input, Vec::new(), String::new(), 0, &mut cases);
+        for case in cases {
+            let mut body = Map::new();
+            place(&mut body, &case.json_path, case.value);
+            let bytes = serde_json::to_vec(&Value::Object(body)).unwrap();
+            let err = check_json(operation.name(), &bytes).expect_err(&format!(
+                "{} with a broken {} must be rejected ({})",
+                operation.name(),
+                case.aws_path,
+                case.expected
+            ));
+            let message = err.message.clone().unwrap_or_default();
+            assert_eq!(
+                err.type_name,
+                "ValidationException",
+                "{}: {message}",
+                operation.name()
+            );
+            let needle = format!(
+                "at '{}' failed to satisfy constraint: {}",
+                case.aws_path, case.expected
+            );
+            assert!(
+                message.contains(&needle),
+                "{}: expected `{needle}` in `{message}`",
+                operation.name()
+            );
+            checked += 1;
+        }
+    }
+    eprintln!("checked {checked} constraints");
+    assert!(
+        checked > 100,
+        "the walk covered the model ({checked} constraints)"
+    );
+}
