@@ -1,40 +1,89 @@
 //! One HTTP request in, one HTTP response out.
+//!
+//! The checks run in AWS's order: method, content type, operation, then
+//! authentication; the body itself is checked by `riffle_wire::dispatch`.
+//! Every response, errors included, carries `x-amzn-RequestId` and `x-amz-id-2`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use rand::RngExt;
 use riffle_engine::Engine;
 use riffle_model::limits::REQUEST_BODY_BYTES_MAX;
-use riffle_wire::{AwsError, JSON_CONTENT_TYPE, Operation};
+use riffle_wire::auth::{self, Credentials};
+use riffle_wire::{AwsError, Format, Operation};
 use tracing::Instrument;
+
+/// What a request is answered with, before the common headers go on.
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    extra_headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl Answer {
+    fn error(err: &AwsError, format: Format) -> Answer {
+        Answer {
+            status: err.status,
+            content_type: format.content_type(),
+            body: err.body(format),
+            extra_headers: Vec::new(),
+        }
+    }
+
+    /// AWS answers requests it cannot attribute to an operation with XML.
+    fn xml(status: u16, error_type: &str, message: &str) -> Answer {
+        let body = format!("<{error_type}>\n  <Message>{message}</Message>\n</{error_type}>\n");
+        Answer {
+            status,
+            content_type: "application/xml",
+            body: body.into_bytes(),
+            extra_headers: Vec::new(),
+        }
+    }
+}
 
 /// Handles one request. Never fails: every problem is an AWS error response.
 pub async fn handle(engine: &Engine, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let request_id = new_request_id();
-    let target = request
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let target = header_str(request.headers(), "x-amz-target").unwrap_or("");
     let operation = Operation::from_target(target);
+    let cors = request.headers().contains_key(header::ORIGIN);
     let span = tracing::debug_span!("request", %request_id, operation = operation.map_or("?", Operation::name));
-    let (status, body) = respond(engine, request, operation).instrument(span).await;
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let answer = respond(engine, request, operation).instrument(span).await;
+
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
     *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type),
+    );
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amzn-requestid", value);
     }
     let id2 = STANDARD.encode(rand::rng().random::<[u8; 48]>());
     if let Ok(value) = HeaderValue::from_str(&id2) {
         headers.insert("x-amz-id-2", value);
+    }
+    if cors {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("x-amzn-RequestId,x-amz-id-2"),
+        );
+    }
+    for (name, value) in answer.extra_headers {
+        headers.insert(name, value);
     }
     response
 }
@@ -43,13 +92,42 @@ async fn respond(
     engine: &Engine,
     request: Request<Incoming>,
     operation: Option<Operation>,
-) -> (u16, Vec<u8>) {
-    if request.method() != Method::POST {
-        return access_denied();
+) -> Answer {
+    if request.method() == Method::OPTIONS {
+        return cors_preflight(request.headers());
     }
-    let Some(operation) = operation else {
-        return error(&AwsError::unknown_operation());
+    if request.method() != Method::POST {
+        return Answer::xml(
+            403,
+            "AccessDeniedException",
+            "Unable to determine service/operation name to be authorized",
+        );
+    }
+    let content_type = header_str(request.headers(), "content-type").unwrap_or("");
+    let Some(format) = Format::from_content_type(content_type) else {
+        return Answer::xml(
+            403,
+            "AccessDeniedException",
+            "Unable to determine service/operation name to be authorized",
+        );
     };
+    let Some(operation) = operation else {
+        return Answer::error(&AwsError::unknown_operation(), format);
+    };
+    let headers = request.headers();
+    let query = request.uri().query().unwrap_or("");
+    let credentials = Credentials {
+        authorization: header_str(headers, "authorization"),
+        has_date: headers.contains_key("x-amz-date") || headers.contains_key(header::DATE),
+        query_algorithm: query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("X-Amz-Algorithm=")),
+        query,
+    };
+    if let Err(err) = auth::check(credentials) {
+        tracing::debug!(error_type = err.type_name, "request not authenticated");
+        return Answer::error(&err, format);
+    }
     let body = match Limited::new(request.into_body(), REQUEST_BODY_BYTES_MAX)
         .collect()
         .await
@@ -57,25 +135,56 @@ async fn respond(
         Ok(collected) => collected.to_bytes(),
         Err(err) => {
             tracing::debug!(error = %err, "request body rejected");
-            return (413, Vec::new());
+            return Answer {
+                status: 413,
+                content_type: format.content_type(),
+                body: Vec::new(),
+                extra_headers: Vec::new(),
+            };
         }
     };
-    let reply = riffle_wire::dispatch(engine, operation, &body).await;
+    let reply = riffle_wire::dispatch(engine, operation, &body, format).await;
     if let Some(error_type) = reply.error_type {
         tracing::debug!(status = reply.status, error_type, "request failed");
     }
-    (reply.status, reply.body)
+    Answer {
+        status: reply.status,
+        content_type: format.content_type(),
+        body: reply.body,
+        extra_headers: Vec::new(),
+    }
 }
 
-fn error(err: &AwsError) -> (u16, Vec<u8>) {
-    (err.status, err.body())
+/// A browser's CORS preflight: allow any origin to POST with the headers it asks for.
+fn cors_preflight(headers: &HeaderMap) -> Answer {
+    let requested = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+    let mut extra_headers = vec![
+        (
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ),
+        (
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+        ),
+        (
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("172800"),
+        ),
+    ];
+    if let Some(requested) = requested {
+        extra_headers.push((header::ACCESS_CONTROL_ALLOW_HEADERS, requested));
+    }
+    Answer {
+        status: 200,
+        content_type: "text/plain",
+        body: Vec::new(),
+        extra_headers,
+    }
 }
 
-/// What AWS answers when it cannot tell which operation a request is for
-/// (a method other than POST): 403 with an XML body.
-fn access_denied() -> (u16, Vec<u8>) {
-    let body = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";
-    (403, body.as_bytes().to_vec())
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// A UUID-shaped request id, as AWS sends in `x-amzn-RequestId`.

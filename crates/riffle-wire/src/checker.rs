@@ -12,10 +12,12 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::AwsError;
 use crate::model::{Model, ShapeId, ShapeKind, model};
+use crate::protocol::Format;
 use crate::validate::{Shown, Violations};
 
 /// What the walk kept of a value.
@@ -33,11 +35,22 @@ enum Value {
     Structure(Vec<Value>),
 }
 
-/// Checks `body` (JSON) against the input shape of `operation`.
+/// Checks `body`, in `format`, against the input shape of `operation`.
 ///
 /// # Errors
 /// SerializationException for a body of the wrong types, ValidationException
 /// for broken constraints.
+pub fn check(operation: &str, body: &[u8], format: Format) -> Result<(), AwsError> {
+    match format {
+        Format::Json => check_json(operation, body),
+        Format::Cbor => check_cbor(operation, body),
+    }
+}
+
+/// Checks a JSON body against the input shape of `operation`.
+///
+/// # Errors
+/// As [`check`].
 pub fn check_json(operation: &str, body: &[u8]) -> Result<(), AwsError> {
     let Some(shape) = model().input_of(operation) else {
         return Ok(());
@@ -60,10 +73,62 @@ pub fn check_json(operation: &str, body: &[u8]) -> Result<(), AwsError> {
     constrain(model(), shape, &value, "")
 }
 
+thread_local! {
+    /// The shape a CBOR walk starts from, and the mismatch it found. ciborium
+    /// only deserializes `DeserializeOwned` types, so the walk's context
+    /// travels through this thread-local instead of a seed; the walk is
+    /// synchronous, so it cannot leak between requests.
+    static CBOR_WALK: (std::cell::Cell<Option<ShapeId>>, RefCell<Option<String>>) =
+        const { (std::cell::Cell::new(None), RefCell::new(None)) };
+}
+
+/// The result of walking a CBOR body; see [`CBOR_WALK`].
+struct CborWalk(Value);
+
+impl<'de> Deserialize<'de> for CborWalk {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<CborWalk, D::Error> {
+        CBOR_WALK.with(|(shape, mismatch)| {
+            let shape = shape.get().expect("check_cbor sets the starting shape");
+            ShapeSeed {
+                model: model(),
+                shape,
+                mismatch,
+            }
+            .deserialize(deserializer)
+            .map(CborWalk)
+        })
+    }
+}
+
+/// Checks a CBOR body (definite or indefinite lengths) against the input
+/// shape of `operation`.
+///
+/// # Errors
+/// As [`check`].
+pub fn check_cbor(operation: &str, body: &[u8]) -> Result<(), AwsError> {
+    let Some(shape) = model().input_of(operation) else {
+        return Ok(());
+    };
+    // Major type 5 (a map), definite or indefinite.
+    if body.first().is_none_or(|b| b >> 5 != 5) {
+        return Err(AwsError::serialization(None));
+    }
+    let walked = CBOR_WALK.with(|(start, mismatch)| {
+        start.set(Some(shape));
+        mismatch.take();
+        let walked = ciborium::de::from_reader::<CborWalk, _>(body);
+        (walked, mismatch.take())
+    });
+    match walked {
+        (Ok(CborWalk(value)), _) => constrain(model(), shape, &value, ""),
+        (Err(_), mismatch) => Err(AwsError::serialization(mismatch)),
+    }
+}
+
 /// Applies every constraint of the model to a walked value.
 fn constrain(model: &Model, shape: ShapeId, value: &Value, path: &str) -> Result<(), AwsError> {
     let mut violations = Violations::new();
-    check(model, shape, value, path, &mut violations);
+    check_value(model, shape, value, path, &mut violations);
     violations.finish()
 }
 
@@ -75,7 +140,7 @@ fn join(path: &str, member: &str) -> String {
     }
 }
 
-fn check(model: &Model, shape: ShapeId, value: &Value, path: &str, v: &mut Violations) {
+fn check_value(model: &Model, shape: ShapeId, value: &Value, path: &str, v: &mut Violations) {
     match (&model.shape(shape).kind, value) {
         (_, Value::Null) => {}
         (ShapeKind::Structure { members, required }, Value::Structure(values)) => {
@@ -84,7 +149,7 @@ fn check(model: &Model, shape: ShapeId, value: &Value, path: &str, v: &mut Viola
                 if matches!(value, Value::Null) && required.contains(&member.name) {
                     v.required(&member_path, &None::<()>);
                 } else {
-                    check(model, member.shape, value, &member_path, v);
+                    check_value(model, member.shape, value, &member_path, v);
                 }
             }
         }
@@ -92,7 +157,7 @@ fn check(model: &Model, shape: ShapeId, value: &Value, path: &str, v: &mut Viola
             let shown = list_shown(model, *member, items);
             v.length(shown, path, items.len(), to_usize(*min), to_usize(*max));
             for (i, item) in items.iter().enumerate() {
-                check(model, *member, item, &format!("{path}.{}.member", i + 1), v);
+                check_value(model, *member, item, &format!("{path}.{}.member", i + 1), v);
             }
         }
         (
@@ -120,8 +185,8 @@ fn check(model: &Model, shape: ShapeId, value: &Value, path: &str, v: &mut Viola
                 to_usize(*max),
             );
             for (k, value) in entries {
-                check(model, *key, &Value::Text(k.clone()), &join(path, "key"), v);
-                check(model, *value_shape, value, &join(path, "value"), v);
+                check_value(model, *key, &Value::Text(k.clone()), &join(path, "key"), v);
+                check_value(model, *value_shape, value, &join(path, "value"), v);
             }
         }
         (
@@ -357,6 +422,12 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         self.deserialize(deserializer)
+    }
+
+    /// A CBOR tagged item (ciborium presents tags as an enum): tag 1 is a
+    /// timestamp; any other tag is looked through.
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        crate::json::tagged_value(data, self)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {

@@ -10,8 +10,9 @@ use crate::error::AwsError;
 use crate::json::serialization_message;
 use crate::operation::Operation;
 use crate::ops;
+use crate::protocol::Format;
 
-/// A response: HTTP status and JSON body.
+/// A response: HTTP status and body (in the request's encoding).
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
@@ -24,15 +25,21 @@ impl Reply {
     fn error(err: &AwsError) -> Reply {
         Reply {
             status: err.status,
-            body: err.body(),
+            body: err.body(crate::protocol::current()),
             error_type: Some(err.type_name),
         }
     }
 }
 
-/// Runs one operation on a JSON body.
-pub async fn dispatch(engine: &Engine, operation: Operation, body: &[u8]) -> Reply {
-    if let Err(err) = crate::checker::check_json(operation.name(), body) {
+/// Runs one operation on a body in `format`, answering in the same format.
+pub async fn dispatch(engine: &Engine, operation: Operation, body: &[u8], format: Format) -> Reply {
+    crate::protocol::CURRENT
+        .scope(format, run(engine, operation, body))
+        .await
+}
+
+async fn run(engine: &Engine, operation: Operation, body: &[u8]) -> Reply {
+    if let Err(err) = crate::checker::check(operation.name(), body, crate::protocol::current()) {
         return Reply::error(&err);
     }
     use ops::stream_changes as change;
@@ -91,12 +98,25 @@ pub async fn dispatch(engine: &Engine, operation: Operation, body: &[u8]) -> Rep
 /// Decodes a request body, already checked against the model, into its
 /// typed shape.
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
-    serde_json::from_slice(body).map_err(|err| AwsError::serialization(serialization_message(&err)))
+    match crate::protocol::current() {
+        Format::Json => serde_json::from_slice(body)
+            .map_err(|err| AwsError::serialization(serialization_message(&err))),
+        Format::Cbor => ciborium::de::from_reader(body)
+            .map_err(|err| AwsError::serialization(Some(err.to_string()))),
+    }
 }
 
 /// Encodes a response shape.
 pub(crate) fn encode<T: Serialize>(response: &T) -> Result<Vec<u8>, AwsError> {
-    serde_json::to_vec(response).map_err(|_| AwsError::internal_failure())
+    match crate::protocol::current() {
+        Format::Json => serde_json::to_vec(response).map_err(|_| AwsError::internal_failure()),
+        Format::Cbor => {
+            let mut body = Vec::new();
+            ciborium::ser::into_writer(response, &mut body)
+                .map_err(|_| AwsError::internal_failure())?;
+            Ok(body)
+        }
+    }
 }
 
 /// Maps an engine error using the engine's account id.

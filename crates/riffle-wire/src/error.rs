@@ -8,6 +8,7 @@
 use riffle_engine::EngineError;
 use serde::Serialize;
 
+use crate::protocol::Format;
 use crate::validate::{Shown, Violations};
 
 /// An error as AWS sends it: HTTP status, `__type` and message.
@@ -83,21 +84,46 @@ impl AwsError {
         }
     }
 
-    /// The JSON body.
-    pub fn body(&self) -> Vec<u8> {
+    /// The body, in the request's encoding.
+    pub fn body(&self, format: Format) -> Vec<u8> {
         let message = self.message.as_deref();
-        let encoded = if self.capital_message_key {
-            serde_json::to_vec(&UpperBody {
-                type_name: self.type_name,
-                message,
-            })
-        } else {
-            serde_json::to_vec(&LowerBody {
-                type_name: self.type_name,
-                message,
-            })
+        let mut body = Vec::new();
+        let encoded = match (format, self.capital_message_key) {
+            (Format::Json, false) => serde_json::to_writer(
+                &mut body,
+                &LowerBody {
+                    type_name: self.type_name,
+                    message,
+                },
+            )
+            .ok(),
+            (Format::Json, true) => serde_json::to_writer(
+                &mut body,
+                &UpperBody {
+                    type_name: self.type_name,
+                    message,
+                },
+            )
+            .ok(),
+            (Format::Cbor, false) => ciborium::ser::into_writer(
+                &LowerBody {
+                    type_name: self.type_name,
+                    message,
+                },
+                &mut body,
+            )
+            .ok(),
+            (Format::Cbor, true) => ciborium::ser::into_writer(
+                &UpperBody {
+                    type_name: self.type_name,
+                    message,
+                },
+                &mut body,
+            )
+            .ok(),
         };
-        encoded.expect("serializing strings cannot fail")
+        encoded.expect("serializing two strings cannot fail");
+        body
     }
 
     /// Maps an engine error to what AWS sends. `account` fills the
@@ -183,16 +209,16 @@ mod tests {
             "000000000000",
         );
         assert_eq!(
-            String::from_utf8(not_found.body()).unwrap(),
+            String::from_utf8(not_found.body(Format::Json)).unwrap(),
             r#"{"__type":"ResourceNotFoundException","message":"Stream s under account 000000000000 not found."}"#
         );
         let ser = AwsError::serialization(Some("Expected list or null".into()));
         assert_eq!(
-            String::from_utf8(ser.body()).unwrap(),
+            String::from_utf8(ser.body(Format::Json)).unwrap(),
             r#"{"__type":"SerializationException","Message":"Expected list or null"}"#
         );
         assert_eq!(
-            String::from_utf8(AwsError::unknown_operation().body()).unwrap(),
+            String::from_utf8(AwsError::unknown_operation().body(Format::Json)).unwrap(),
             r#"{"__type":"UnknownOperationException"}"#
         );
     }

@@ -7,9 +7,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use riffle_model::Millis;
 use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
-/// A blob member: base64 text on the wire, bytes in Riffle.
+/// A blob member: base64 text in JSON, a byte string in CBOR.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Blob(pub Vec<u8>);
 
@@ -24,66 +24,131 @@ impl<'de> Deserialize<'de> for Blob {
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Blob, E> {
                 decode_base64(text).map(Blob).map_err(E::custom)
             }
+            fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Blob, E> {
+                Ok(Blob(bytes.to_vec()))
+            }
+            fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<Blob, E> {
+                Ok(Blob(bytes))
+            }
         }
-        deserializer.deserialize_str(BlobVisitor)
+        deserializer.deserialize_any(BlobVisitor)
     }
 }
 
 /// Decodes base64 as AWS's Java decoder does, failing with its messages.
 fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
     let cannot = |detail: String| format!("'{text}' can not be converted to a Blob: {detail}");
-    if !text.len().is_multiple_of(4) {
-        return Err(cannot(format!(
-            "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
-            text.len()
-        )));
-    }
-    if let Some(bad) = text
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))
-    {
-        return Err(cannot(format!("Invalid Base64 character: '{bad}'")));
-    }
-    // AWS's spelling, "dectected", is part of the contract.
+    crate::checker::base64_decoded_len(text).map_err(cannot)?;
     STANDARD
         .decode(text)
         .map_err(|_| cannot("Invalid last non-pad Base64 character dectected".to_owned()))
 }
 
-/// Serializes bytes as base64 text.
+/// Serializes bytes: base64 text in JSON, a byte string in CBOR.
 pub fn serialize_blob<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&STANDARD.encode(bytes))
-}
-
-/// A timestamp member: epoch seconds (with an optional fraction) on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timestamp(pub Millis);
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
-        struct TimestampVisitor;
-        impl Visitor<'_> for TimestampVisitor {
-            type Value = Timestamp;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a Timestamp")
-            }
-            fn visit_u64<E: de::Error>(self, secs: u64) -> Result<Timestamp, E> {
-                Ok(Timestamp(Millis(secs.saturating_mul(1000))))
-            }
-            fn visit_i64<E: de::Error>(self, secs: i64) -> Result<Timestamp, E> {
-                Ok(Timestamp(Millis(secs.max(0) as u64 * 1000)))
-            }
-            fn visit_f64<E: de::Error>(self, secs: f64) -> Result<Timestamp, E> {
-                Ok(Timestamp(Millis((secs.max(0.0) * 1000.0).round() as u64)))
-            }
-        }
-        deserializer.deserialize_any(TimestampVisitor)
+    if serializer.is_human_readable() {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    } else {
+        serializer.serialize_bytes(bytes)
     }
 }
 
-/// Serializes a time as epoch seconds with a millisecond fraction.
+/// A timestamp member. JSON carries epoch seconds (with an optional
+/// fraction); CBOR carries tag 1 around epoch *milliseconds*, as the Java SDK
+/// writes it. A CBOR value too small to be milliseconds of this era (below
+/// 10^11, i.e. 1973) is read as seconds, which is what generic CBOR encoders
+/// put under tag 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timestamp(pub Millis);
+
+/// Milliseconds below this in a CBOR timestamp are taken to be seconds.
+const CBOR_SECONDS_BELOW: f64 = 1e11;
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+        let human_readable = deserializer.is_human_readable();
+        let number = deserializer.deserialize_any(NumberVisitor)?;
+        let millis = if human_readable || number < CBOR_SECONDS_BELOW {
+            number * 1000.0
+        } else {
+            number
+        };
+        Ok(Timestamp(Millis(millis.max(0.0).round() as u64)))
+    }
+}
+
+/// Reads a number, looking through a CBOR tag if there is one.
+struct NumberVisitor;
+
+impl<'de> Visitor<'de> for NumberVisitor {
+    type Value = f64;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Timestamp")
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<f64, E> {
+        Ok(n as f64)
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<f64, E> {
+        Ok(n as f64)
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<f64, E> {
+        Ok(n)
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<f64, A::Error> {
+        tagged_value(data, NumberVisitor)
+    }
+}
+
+/// ciborium presents a tagged item as the enum variant `@@TAGGED@@(tag,
+/// value)` (or `@@UNTAGGED@@(value)`); this unwraps it for `inner`.
+pub(crate) fn tagged_value<'de, A, V>(data: A, inner: V) -> Result<V::Value, A::Error>
+where
+    A: de::EnumAccess<'de>,
+    V: Visitor<'de>,
+{
+    use serde::de::VariantAccess;
+    let (variant, access) = data.variant::<String>()?;
+    match variant.as_str() {
+        "@@TAGGED@@" => access.tuple_variant(2, TaggedSeq(inner)),
+        _ => access.newtype_variant_seed(VisitorSeed(inner)),
+    }
+}
+
+/// Visits `(tag, value)` and hands the value to the inner visitor.
+struct TaggedSeq<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for TaggedSeq<V> {
+    type Value = V::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a tagged value")
+    }
+    fn visit_seq<S: de::SeqAccess<'de>>(self, mut seq: S) -> Result<V::Value, S::Error> {
+        let _tag: u64 = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::custom("missing tag"))?;
+        seq.next_element_seed(VisitorSeed(self.0))?
+            .ok_or_else(|| de::Error::custom("missing tagged value"))
+    }
+}
+
+/// A visitor used as a seed.
+struct VisitorSeed<V>(V);
+
+impl<'de, V: Visitor<'de>> de::DeserializeSeed<'de> for VisitorSeed<V> {
+    type Value = V::Value;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<V::Value, D::Error> {
+        deserializer.deserialize_any(self.0)
+    }
+}
+
+/// Serializes a time: epoch seconds with a millisecond fraction in JSON,
+/// tag 1 around epoch milliseconds in CBOR.
 pub fn serialize_millis<S: Serializer>(at: &Millis, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(at.as_epoch_seconds())
+    if serializer.is_human_readable() {
+        serializer.serialize_f64(at.as_epoch_seconds())
+    } else {
+        ciborium::tag::Required::<u64, 1>(at.0).serialize(serializer)
+    }
 }
 
 /// Serializes an optional time (skip `None` with `skip_serializing_if`).
@@ -91,7 +156,7 @@ pub fn serialize_optional_millis<S: Serializer>(
     at: &Option<Millis>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(at.unwrap_or_default().as_epoch_seconds())
+    serialize_millis(&at.unwrap_or_default(), serializer)
 }
 
 /// The SerializationException for a body serde could not decode. A body

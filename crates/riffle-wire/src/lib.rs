@@ -2,6 +2,7 @@
 //! and response shapes, validation with AWS's messages, and AWS error bodies.
 //!
 //! - [`operation`]: the `X-Amz-Target` operation names.
+//! - [`auth`]: the signature-presence checks AWS makes before anything else.
 //! - [`dispatch`]: decode → validate → execute → encode, for one request body.
 //! - [`ops`]: one file per operation with its request and response shapes.
 //! - [`model`]: botocore's Kinesis model, vendored in `model/`.
@@ -9,11 +10,14 @@
 //!   constraints) before any typed decoding.
 //! - [`validate`]: AWS's "N validation errors detected: …" messages.
 //! - [`error`]: [`AwsError`] and the one mapping from engine errors to AWS.
-//! - [`json`]: blob (base64) and timestamp fields, and serde errors phrased
-//!   as AWS's SerializationException.
+//! - [`json`]: blob and timestamp fields in both encodings, and serde errors
+//!   phrased as AWS's SerializationException.
+//! - [`protocol`]: JSON or CBOR, chosen by `Content-Type`, answered in kind.
 //!
-//! Requests decode straight into typed structs; no JSON value tree is built.
+//! Requests decode straight into typed structs; no JSON or CBOR value tree
+//! is built.
 
+pub mod auth;
 pub mod checker;
 pub mod dispatch;
 pub mod error;
@@ -21,11 +25,13 @@ pub mod json;
 pub mod model;
 pub mod operation;
 pub mod ops;
+pub mod protocol;
 pub mod validate;
 
 pub use dispatch::{Reply, dispatch};
 pub use error::AwsError;
 pub use operation::Operation;
+pub use protocol::Format;
 
 /// The content type of AWS JSON 1.1 requests and responses.
 pub const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";

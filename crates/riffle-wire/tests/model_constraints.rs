@@ -5,7 +5,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use riffle_wire::checker::check_json;
+use riffle_wire::Format;
+use riffle_wire::checker::check;
 use riffle_wire::model::{Model, ShapeId, ShapeKind, model};
 use riffle_wire::operation::Operation;
 use serde_json::{Map, Value};
@@ -240,29 +241,34 @@ fn every_constraint_of_every_routed_operation_is_enforced() {
         for case in cases {
             let mut body = Map::new();
             place(&mut body, &case.json_path, case.value);
-            let bytes = serde_json::to_vec(&Value::Object(body)).unwrap();
-            let err = check_json(operation.name(), &bytes).expect_err(&format!(
-                "{} with a broken {} must be rejected ({})",
-                operation.name(),
-                case.aws_path,
-                case.expected
-            ));
-            let message = err.message.clone().unwrap_or_default();
-            assert_eq!(
-                err.type_name,
-                "ValidationException",
-                "{}: {message}",
-                operation.name()
-            );
-            let needle = format!(
-                "at '{}' failed to satisfy constraint: {}",
-                case.aws_path, case.expected
-            );
-            assert!(
-                message.contains(&needle),
-                "{}: expected `{needle}` in `{message}`",
-                operation.name()
-            );
+            let body = Value::Object(body);
+            let json = serde_json::to_vec(&body).unwrap();
+            let mut cbor = Vec::new();
+            ciborium::ser::into_writer(&body, &mut cbor).unwrap();
+            for (format, bytes) in [(Format::Json, json), (Format::Cbor, cbor)] {
+                let err = check(operation.name(), &bytes, format).expect_err(&format!(
+                    "{} ({format:?}) with a broken {} must be rejected ({})",
+                    operation.name(),
+                    case.aws_path,
+                    case.expected
+                ));
+                let message = err.message.clone().unwrap_or_default();
+                assert_eq!(
+                    err.type_name,
+                    "ValidationException",
+                    "{} ({format:?}): {message}",
+                    operation.name()
+                );
+                let needle = format!(
+                    "at '{}' failed to satisfy constraint: {}",
+                    case.aws_path, case.expected
+                );
+                assert!(
+                    message.contains(&needle),
+                    "{} ({format:?}): expected `{needle}` in `{message}`",
+                    operation.name()
+                );
+            }
             checked += 1;
         }
     }

@@ -1,7 +1,9 @@
-//! The transport: h2c with prior knowledge, HTTP/1.1, headers, and the
-//! framework errors no SDK will produce on purpose.
+//! The transport and the protocol edge: h2c with prior knowledge, HTTP/1.1,
+//! CBOR, authentication and content-type checks, CORS, and the framework
+//! errors no SDK will produce on purpose.
 
 use bytes::Bytes;
+use ciborium::Value as Cbor;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -9,62 +11,132 @@ use tokio::net::TcpStream;
 
 use crate::support::Riffle;
 
+const SIGNED: &str = "AWS4-HMAC-SHA256 Credential=AKID/20261122/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=0";
+
 struct Answer {
     status: u16,
     headers: hyper::HeaderMap,
-    body: String,
+    body: Vec<u8>,
 }
 
-/// Sends one request over a fresh connection, HTTP/2 (prior knowledge) or HTTP/1.1.
-async fn send(
-    riffle: &Riffle,
-    http2: bool,
-    method: &str,
-    target: Option<&str>,
-    body: &str,
-) -> Answer {
-    let stream = TcpStream::connect(riffle.addr).await.unwrap();
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(format!("http://{}/", riffle.addr))
-        .header("content-type", "application/x-amz-json-1.1");
-    if let Some(target) = target {
-        builder = builder.header("x-amz-target", target);
+impl Answer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
     }
-    let request = builder
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap();
-    let response = if http2 {
-        let (mut sender, connection) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(connection);
-        sender.send_request(request).await.unwrap()
-    } else {
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        sender.send_request(request).await.unwrap()
-    };
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = String::from_utf8(
-        response
+
+    fn cbor(&self) -> Cbor {
+        ciborium::de::from_reader(self.body.as_slice()).expect("a CBOR body")
+    }
+}
+
+/// A request to send; signed and JSON unless changed.
+struct Call<'a> {
+    http2: bool,
+    method: &'a str,
+    target: Option<&'a str>,
+    content_type: Option<&'a str>,
+    authorization: Option<&'a str>,
+    extra: Vec<(&'a str, &'a str)>,
+    body: Vec<u8>,
+}
+
+impl<'a> Call<'a> {
+    fn json(target: &'a str, body: &str) -> Call<'a> {
+        Call {
+            http2: false,
+            method: "POST",
+            target: Some(target),
+            content_type: Some("application/x-amz-json-1.1"),
+            authorization: Some(SIGNED),
+            extra: vec![("x-amz-date", "20261122T030000Z")],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn cbor(target: &'a str, body: Vec<u8>) -> Call<'a> {
+        Call {
+            content_type: Some("application/x-amz-cbor-1.1"),
+            body,
+            ..Call::json(target, "")
+        }
+    }
+
+    /// Sends it over a fresh connection.
+    async fn send(self, riffle: &Riffle) -> Answer {
+        let stream = TcpStream::connect(riffle.addr).await.unwrap();
+        let mut builder = Request::builder()
+            .method(self.method)
+            .uri(format!("http://{}/", riffle.addr));
+        for (name, value) in [
+            ("x-amz-target", self.target),
+            ("content-type", self.content_type),
+            ("authorization", self.authorization),
+        ] {
+            if let Some(value) = value {
+                builder = builder.header(name, value);
+            }
+        }
+        for (name, value) in self.extra {
+            builder = builder.header(name, value);
+        }
+        let request = builder.body(Full::new(Bytes::from(self.body))).unwrap();
+        let response = if self.http2 {
+            let (mut sender, connection) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                    .await
+                    .unwrap();
+            tokio::spawn(connection);
+            sender.send_request(request).await.unwrap()
+        } else {
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                    .await
+                    .unwrap();
+            tokio::spawn(connection);
+            sender.send_request(request).await.unwrap()
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
             .into_body()
             .collect()
             .await
             .unwrap()
             .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
-    Answer {
-        status,
-        headers,
-        body,
+            .to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
+}
+
+fn cbor_bytes(value: &Cbor) -> Vec<u8> {
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(value, &mut out).unwrap();
+    out
+}
+
+fn map(entries: Vec<(&str, Cbor)>) -> Cbor {
+    Cbor::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Cbor::Text(k.to_owned()), v))
+            .collect(),
+    )
+}
+
+fn field<'v>(value: &'v Cbor, name: &str) -> &'v Cbor {
+    value
+        .as_map()
+        .and_then(|entries| {
+            entries
+                .iter()
+                .find(|(k, _)| k.as_text() == Some(name))
+                .map(|(_, v)| v)
+        })
+        .unwrap_or_else(|| panic!("no {name} in {value:?}"))
 }
 
 #[tokio::test]
@@ -72,23 +144,26 @@ async fn h2c_with_prior_knowledge_and_http1_serve_the_same_api() {
     let riffle = Riffle::start();
     riffle.create_stream("h2", 1).await;
     for http2 in [true, false] {
-        let put = send(
-            &riffle,
+        let call = Call {
             http2,
-            "POST",
-            Some("Kinesis_20131202.PutRecord"),
-            r#"{"StreamName":"h2","PartitionKey":"k","Data":"aGk="}"#,
-        )
-        .await;
-        assert_eq!(put.status, 200, "{}", put.body);
+            ..Call::json(
+                "Kinesis_20131202.PutRecord",
+                r#"{"StreamName":"h2","PartitionKey":"k","Data":"aGk="}"#,
+            )
+        };
+        let put = call.send(&riffle).await;
+        assert_eq!(put.status, 200, "{}", put.text());
         assert!(
-            put.body.contains(r#""ShardId":"shardId-000000000000""#),
+            put.text().contains(r#""ShardId":"shardId-000000000000""#),
             "{}",
-            put.body
+            put.text()
         );
         assert_eq!(put.headers["content-type"], "application/x-amz-json-1.1");
-        let request_id = put.headers["x-amzn-requestid"].to_str().unwrap();
-        assert_eq!(request_id.len(), 36, "a UUID-shaped request id");
+        assert_eq!(
+            put.headers["x-amzn-requestid"].to_str().unwrap().len(),
+            36,
+            "a UUID-shaped request id"
+        );
         assert!(put.headers.contains_key("x-amz-id-2"));
     }
     assert_eq!(riffle.read_all("h2", "shardId-000000000000").await.len(), 2);
@@ -97,16 +172,11 @@ async fn h2c_with_prior_knowledge_and_http1_serve_the_same_api() {
 #[tokio::test]
 async fn framework_errors_look_like_aws() {
     let riffle = Riffle::start();
-    let unknown = send(
-        &riffle,
-        false,
-        "POST",
-        Some("Kinesis_20131202.Frobnicate"),
-        "{}",
-    )
-    .await;
+    let unknown = Call::json("Kinesis_20131202.Frobnicate", "{}")
+        .send(&riffle)
+        .await;
     assert_eq!(
-        (unknown.status, unknown.body.as_str()),
+        (unknown.status, unknown.text().as_str()),
         (400, r#"{"__type":"UnknownOperationException"}"#)
     );
     assert!(
@@ -114,54 +184,290 @@ async fn framework_errors_look_like_aws() {
         "errors carry request ids too"
     );
 
-    let not_json = send(
-        &riffle,
-        false,
-        "POST",
-        Some("Kinesis_20131202.ListStreams"),
-        "{not json",
-    )
-    .await;
+    let not_json = Call::json("Kinesis_20131202.ListStreams", "{not json")
+        .send(&riffle)
+        .await;
     assert_eq!(
-        (not_json.status, not_json.body.as_str()),
+        (not_json.status, not_json.text().as_str()),
         (400, r#"{"__type":"SerializationException"}"#)
     );
 
-    let wrong_type = send(
-        &riffle,
-        true,
-        "POST",
-        Some("Kinesis_20131202.DescribeStream"),
-        r#"{"StreamName": 5}"#,
-    )
+    let wrong_type = Call {
+        http2: true,
+        ..Call::json("Kinesis_20131202.DescribeStream", r#"{"StreamName": 5}"#)
+    }
+    .send(&riffle)
     .await;
     assert_eq!(wrong_type.status, 400);
     assert_eq!(
-        wrong_type.body,
+        wrong_type.text(),
         r#"{"__type":"SerializationException","Message":"class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String"}"#
     );
 
-    let get = send(&riffle, false, "GET", None, "").await;
+    let get = Call {
+        method: "GET",
+        ..Call::json("Kinesis_20131202.ListStreams", "")
+    }
+    .send(&riffle)
+    .await;
     assert_eq!(get.status, 403);
     assert!(
-        get.body
-            .contains("Unable to determine service/operation name to be authorized"),
+        get.text().contains("<AccessDeniedException>"),
         "{}",
-        get.body
+        get.text()
+    );
+    assert!(
+        get.text()
+            .contains("Unable to determine service/operation name to be authorized")
     );
 
-    let neither = send(
-        &riffle,
-        false,
-        "POST",
-        Some("Kinesis_20131202.DescribeStream"),
-        "{}",
-    )
+    let wrong_content = Call {
+        content_type: Some("text/plain"),
+        ..Call::json("Kinesis_20131202.ListStreams", "{}")
+    }
+    .send(&riffle)
     .await;
+    assert_eq!(wrong_content.status, 403, "{}", wrong_content.text());
+
+    let neither = Call::json("Kinesis_20131202.DescribeStream", "{}")
+        .send(&riffle)
+        .await;
     assert_eq!(neither.status, 400);
     assert!(
-        neither.body.contains("InvalidArgumentException"),
+        neither.text().contains("InvalidArgumentException"),
         "{}",
-        neither.body
+        neither.text()
+    );
+}
+
+#[tokio::test]
+async fn unsigned_and_half_signed_requests_are_refused_like_aws() {
+    let riffle = Riffle::start();
+    let unsigned = Call {
+        authorization: None,
+        ..Call::json("Kinesis_20131202.ListStreams", "{}")
+    }
+    .send(&riffle)
+    .await;
+    assert_eq!(unsigned.status, 400);
+    assert_eq!(
+        unsigned.text(),
+        r#"{"__type":"MissingAuthenticationTokenException","message":"Missing Authentication Token"}"#
+    );
+
+    let half = Call {
+        authorization: Some("AWS4- Signature=b Credential=a"),
+        ..Call::json("Kinesis_20131202.ListStreams", "{}")
+    }
+    .send(&riffle)
+    .await;
+    assert_eq!(half.status, 400);
+    assert_eq!(
+        half.text(),
+        r#"{"__type":"IncompleteSignatureException","message":"Authorization header requires 'SignedHeaders' parameter. Authorization=AWS4- Signature=b Credential=a"}"#
+    );
+    let undated = Call {
+        extra: Vec::new(),
+        ..Call::json("Kinesis_20131202.ListStreams", "{}")
+    }
+    .send(&riffle)
+    .await;
+    assert_eq!(undated.status, 400);
+    assert!(
+        undated
+            .text()
+            .contains("requires existence of either a 'X-Amz-Date' or a 'Date' header."),
+        "{}",
+        undated.text()
+    );
+}
+
+#[tokio::test]
+async fn cors_preflight_allows_browsers() {
+    let riffle = Riffle::start();
+    let preflight = Call {
+        method: "OPTIONS",
+        extra: vec![
+            ("origin", "http://localhost:3000"),
+            (
+                "access-control-request-headers",
+                "x-amz-target,content-type",
+            ),
+        ],
+        ..Call::json("Kinesis_20131202.ListStreams", "")
+    }
+    .send(&riffle)
+    .await;
+    assert_eq!(preflight.status, 200);
+    assert_eq!(preflight.headers["access-control-allow-origin"], "*");
+    assert_eq!(
+        preflight.headers["access-control-allow-headers"],
+        "x-amz-target,content-type"
+    );
+    let listed = Call {
+        extra: vec![
+            ("x-amz-date", "20261122T030000Z"),
+            ("origin", "http://localhost:3000"),
+        ],
+        ..Call::json("Kinesis_20131202.ListStreams", "{}")
+    }
+    .send(&riffle)
+    .await;
+    assert_eq!(listed.headers["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn cbor_requests_get_cbor_answers_with_byte_strings_and_millisecond_timestamps() {
+    let riffle = Riffle::start();
+    riffle.create_stream("cbor", 1).await;
+    let payload = vec![0u8, 1, 2, 255, 254];
+    let put = Call::cbor(
+        "Kinesis_20131202.PutRecord",
+        cbor_bytes(&map(vec![
+            ("StreamName", Cbor::Text("cbor".into())),
+            ("PartitionKey", Cbor::Text("k".into())),
+            ("Data", Cbor::Bytes(payload.clone())),
+        ])),
+    )
+    .send(&riffle)
+    .await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    assert_eq!(put.headers["content-type"], "application/x-amz-cbor-1.1");
+    let sequence = field(&put.cbor(), "SequenceNumber")
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert_eq!(sequence.len(), 56);
+
+    // Indefinite-length map and text, as streaming encoders (Jackson) write them:
+    // {_ "StreamName": (_ "cb", "or"), "ShardId": "shardId-000000000000", "ShardIteratorType": "TRIM_HORIZON"}
+    let mut indefinite = vec![0xbf];
+    indefinite.extend(cbor_bytes(&Cbor::Text("StreamName".into())));
+    indefinite.push(0x7f);
+    indefinite.extend(cbor_bytes(&Cbor::Text("cb".into())));
+    indefinite.extend(cbor_bytes(&Cbor::Text("or".into())));
+    indefinite.push(0xff);
+    for (k, v) in [
+        ("ShardId", "shardId-000000000000"),
+        ("ShardIteratorType", "TRIM_HORIZON"),
+    ] {
+        indefinite.extend(cbor_bytes(&Cbor::Text(k.into())));
+        indefinite.extend(cbor_bytes(&Cbor::Text(v.into())));
+    }
+    indefinite.push(0xff);
+    let iterator = Call::cbor("Kinesis_20131202.GetShardIterator", indefinite)
+        .send(&riffle)
+        .await;
+    assert_eq!(iterator.status, 200, "{:?}", iterator.cbor());
+    let shard_iterator = field(&iterator.cbor(), "ShardIterator")
+        .as_text()
+        .unwrap()
+        .to_owned();
+
+    let records = Call::cbor(
+        "Kinesis_20131202.GetRecords",
+        cbor_bytes(&map(vec![("ShardIterator", Cbor::Text(shard_iterator))])),
+    )
+    .send(&riffle)
+    .await;
+    assert_eq!(records.status, 200);
+    let answer = records.cbor();
+    let record = &field(&answer, "Records").as_array().unwrap()[0];
+    assert_eq!(
+        field(record, "Data"),
+        &Cbor::Bytes(payload),
+        "blobs are byte strings"
+    );
+    assert_eq!(
+        field(record, "SequenceNumber").as_text(),
+        Some(sequence.as_str())
+    );
+    match field(record, "ApproximateArrivalTimestamp") {
+        Cbor::Tag(1, inner) => {
+            let millis: u64 = inner.as_integer().unwrap().try_into().unwrap();
+            assert!(
+                millis > 1_700_000_000_000,
+                "epoch milliseconds under tag 1, got {millis}"
+            );
+        }
+        other => panic!("expected tag 1, got {other:?}"),
+    }
+
+    // AT_TIMESTAMP with tag 1 milliseconds, as the Java SDK sends it.
+    let at = Call::cbor(
+        "Kinesis_20131202.GetShardIterator",
+        cbor_bytes(&map(vec![
+            ("StreamName", Cbor::Text("cbor".into())),
+            ("ShardId", Cbor::Text("shardId-000000000000".into())),
+            ("ShardIteratorType", Cbor::Text("AT_TIMESTAMP".into())),
+            (
+                "Timestamp",
+                Cbor::Tag(1, Box::new(Cbor::Integer(1_000_000_000_000u64.into()))),
+            ),
+        ])),
+    )
+    .send(&riffle)
+    .await;
+    assert_eq!(at.status, 200, "{:?}", at.cbor());
+}
+
+#[tokio::test]
+async fn cbor_errors_are_cbor_with_aws_types_and_messages() {
+    let riffle = Riffle::start();
+    let missing = Call::cbor(
+        "Kinesis_20131202.DescribeStream",
+        cbor_bytes(&map(vec![("StreamName", Cbor::Text("nope".into()))])),
+    )
+    .send(&riffle)
+    .await;
+    assert_eq!(missing.status, 400);
+    let body = missing.cbor();
+    assert_eq!(
+        field(&body, "__type").as_text(),
+        Some("ResourceNotFoundException")
+    );
+    assert_eq!(
+        field(&body, "message").as_text(),
+        Some("Stream nope under account 000000000000 not found.")
+    );
+
+    let invalid = Call::cbor(
+        "Kinesis_20131202.ListShards",
+        cbor_bytes(&map(vec![("MaxResults", Cbor::Integer(0.into()))])),
+    )
+    .send(&riffle)
+    .await;
+    assert_eq!(
+        field(&invalid.cbor(), "__type").as_text(),
+        Some("ValidationException")
+    );
+    assert_eq!(
+        field(&invalid.cbor(), "message").as_text(),
+        Some(
+            "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1"
+        )
+    );
+
+    let wrong_type = Call::cbor(
+        "Kinesis_20131202.PutRecord",
+        cbor_bytes(&map(vec![("Data", Cbor::Bool(true))])),
+    )
+    .send(&riffle)
+    .await;
+    assert_eq!(
+        field(&wrong_type.cbor(), "__type").as_text(),
+        Some("SerializationException")
+    );
+    assert_eq!(
+        field(&wrong_type.cbor(), "Message").as_text(),
+        Some("class java.lang.Boolean can not be converted to a Blob")
+    );
+
+    let not_a_map = Call::cbor("Kinesis_20131202.ListStreams", vec![0x83, 1, 2, 3])
+        .send(&riffle)
+        .await;
+    assert_eq!(
+        field(&not_a_map.cbor(), "__type").as_text(),
+        Some("SerializationException")
     );
 }
