@@ -39,7 +39,7 @@ impl Engine {
             )));
         }
         let hours = hours as u32;
-        self.modify_stream(stream, &[StreamStatus::Active], |record, _| {
+        let changed = self.modify_stream(stream, &[StreamStatus::Active], |record, _| {
             let current = record.retention_hours;
             let wrong_way = match change {
                 RetentionChange::Increase => (hours < current).then_some(("shorter", "DecreaseRetentionPeriod")),
@@ -53,6 +53,11 @@ impl Engine {
             }
             record.retention_hours = hours;
             Ok(())
-        })
+        })?;
+        // Reclaim what a shorter period expired now, not at the next sweep.
+        if change == RetentionChange::Decrease {
+            self.enforce_retention();
+        }
+        Ok(changed)
     }
 }
