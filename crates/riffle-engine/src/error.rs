@@ -36,6 +36,11 @@ pub enum EngineError {
         len: usize,
         max: usize,
     },
+    /// A ShardToSplit / ShardToMerge naming no shard of the stream.
+    #[error("no shard {raw} in stream {stream}")]
+    ShardUnknownForReshard { stream: String, raw: String },
+    #[error("{0}")]
+    ResourceInUse(String),
     #[error("invalid shard iterator")]
     InvalidIterator,
     #[error("shard iterator expired")]

@@ -12,6 +12,7 @@ pub mod list_shards;
 pub mod list_streams;
 pub mod monitoring;
 pub mod put_records;
+pub mod reshard;
 pub mod resource_policy;
 pub mod retention;
 pub mod stream_settings;

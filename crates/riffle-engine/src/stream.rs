@@ -95,51 +95,76 @@ impl Stream {
     pub(crate) fn open(record: StreamRecord, logs: &dyn LogStore) -> EngineResult<Stream> {
         let name = StreamName::parse(&record.name)
             .expect("stored stream names were validated on creation");
-        let shards = record
-            .shards
-            .iter()
-            .map(|shard| {
-                let log = logs.open_shard(ShardKey {
-                    stream_uid: record.uid,
-                    shard_index: shard.index,
-                })?;
-                Ok(Shard {
-                    id: ShardId(shard.index),
-                    epoch: shard.epoch,
-                    range: HashKeyRange {
-                        start: shard
-                            .hash_start
-                            .parse()
-                            .expect("stored hash keys are decimal u128"),
-                        end: shard
-                            .hash_end
-                            .parse()
-                            .expect("stored hash keys are decimal u128"),
-                    },
-                    parent: shard.parent.map(ShardId),
-                    adjacent_parent: shard.adjacent_parent.map(ShardId),
-                    created: Millis(shard.created_ms),
-                    closed: shard.closed,
-                    log,
-                })
-            })
-            .collect::<EngineResult<Vec<_>>>()?;
+        let uid = record.uid;
+        let stream_id = record.stream_id.clone();
         let mut state = StreamState {
-            record,
-            shards,
+            record: record.clone(),
+            shards: Vec::new(),
             routes: Vec::new(),
         };
-        state.rebuild_routes();
+        state.publish(record, logs)?;
         Ok(Stream {
-            uid: state.record.uid,
+            uid,
             name,
-            stream_id: state.record.stream_id.clone(),
+            stream_id,
             state: RwLock::new(state),
         })
     }
 }
 
+/// The run-time form of a persisted shard, with its log opened.
+fn open_shard(stream_uid: u64, shard: &ShardRecord, logs: &dyn LogStore) -> EngineResult<Shard> {
+    let log = logs.open_shard(ShardKey {
+        stream_uid,
+        shard_index: shard.index,
+    })?;
+    Ok(Shard {
+        id: ShardId(shard.index),
+        epoch: shard.epoch,
+        range: HashKeyRange {
+            start: shard
+                .hash_start
+                .parse()
+                .expect("stored hash keys are decimal u128"),
+            end: shard
+                .hash_end
+                .parse()
+                .expect("stored hash keys are decimal u128"),
+        },
+        parent: shard.parent.map(ShardId),
+        adjacent_parent: shard.adjacent_parent.map(ShardId),
+        created: Millis(shard.created_ms),
+        closed: shard.closed,
+        log,
+    })
+}
+
 impl StreamState {
+    /// Makes `record` (already persisted) the stream's state: shards new in
+    /// it get their logs opened, closed ones stop taking writes, and the
+    /// routing table is rebuilt. Shards are only ever appended, never removed.
+    pub(crate) fn publish(
+        &mut self,
+        record: StreamRecord,
+        logs: &dyn LogStore,
+    ) -> EngineResult<()> {
+        debug_assert!(
+            record.shards.len() >= self.shards.len(),
+            "shards are never removed"
+        );
+        let new_shards = record.shards[self.shards.len()..]
+            .iter()
+            .map(|shard| open_shard(record.uid, shard, logs))
+            .collect::<EngineResult<Vec<_>>>()?;
+        self.shards.extend(new_shards);
+        for (shard, persisted) in self.shards.iter_mut().zip(&record.shards) {
+            shard.closed = persisted.closed;
+        }
+        self.record = record;
+        self.rebuild_routes();
+        Ok(())
+    }
+
     pub(crate) fn status(&self, now: Millis) -> StreamStatus {
         if self.record.deleting_since_ms.is_some() {
             StreamStatus::Deleting

@@ -233,6 +233,12 @@ mod failing {
         fn expire_before(&self, cutoff: Millis) -> Result<(), StoreError> {
             self.0.expire_before(cutoff)
         }
+        fn next_offset(&self) -> u64 {
+            self.0.next_offset()
+        }
+        fn sync(&self) -> Result<(), StoreError> {
+            self.0.sync()
+        }
     }
 
     #[derive(Debug)]

@@ -122,6 +122,17 @@ pub trait ShardLog: Send + Sync + fmt::Debug {
 
     fn bounds(&self) -> LogBounds;
 
+    /// The offset the next append will get (written, not necessarily committed).
+    fn next_offset(&self) -> u64;
+
+    /// Makes everything appended so far durable and visible before returning.
+    /// Used when a shard is closed, so its end is on disk before lineage
+    /// points past it.
+    ///
+    /// # Errors
+    /// The sync failed.
+    fn sync(&self) -> Result<(), StoreError>;
+
     /// Deletes whole sealed segments whose records all arrived before `cutoff`.
     ///
     /// # Errors

@@ -63,6 +63,9 @@ async fn run(engine: &Engine, operation: Operation, body: &[u8]) -> Reply {
         Operation::IncreaseStreamRetentionPeriod => {
             change::retention(engine, body, RetentionChange::Increase)
         }
+        Operation::MergeShards => ops::reshard::merge_shards(engine, body),
+        Operation::SplitShard => ops::reshard::split_shard(engine, body),
+        Operation::UpdateShardCount => ops::reshard::update_shard_count(engine, body),
         Operation::ListShards => ops::list_shards::handle(engine, body),
         Operation::ListStreams => ops::list_streams::handle(engine, body),
         Operation::ListTagsForResource => ops::tags::list_tags_for_resource(engine, body),

@@ -166,6 +166,12 @@ impl AwsError {
                 );
                 violations.finish().expect_err("one violation was recorded")
             }
+            EngineError::ShardUnknownForReshard { stream, raw } => AwsError::resource_not_found(
+                format!("Could not find shard {raw} in stream {stream} under account {account}."),
+            ),
+            EngineError::ResourceInUse(message) => {
+                AwsError::client("ResourceInUseException", message.clone())
+            }
             EngineError::InvalidIterator => AwsError::invalid_argument("Invalid ShardIterator."),
             EngineError::ExpiredIterator { issued_at, now } => AwsError::client(
                 "ExpiredIteratorException",

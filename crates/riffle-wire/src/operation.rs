@@ -50,13 +50,16 @@ operations! {
     PutRecord,
     PutRecords,
     PutResourcePolicy,
+    MergeShards,
     RemoveTagsFromStream,
+    SplitShard,
     StartStreamEncryption,
     StopStreamEncryption,
     TagResource,
     UntagResource,
     UpdateAccountSettings,
     UpdateMaxRecordSize,
+    UpdateShardCount,
     UpdateStreamMode,
     UpdateStreamRecordDistributionStrategy,
     UpdateStreamWarmThroughput,
@@ -65,9 +68,6 @@ operations! {
 /// Operations in botocore's model that Riffle does not answer yet, with the
 /// issue that brings them. Requests for them get UnknownOperationException.
 pub const NOT_YET_SUPPORTED: &[(&str, &str)] = &[
-    ("SplitShard", "resharding (issue 4)"),
-    ("MergeShards", "resharding (issue 4)"),
-    ("UpdateShardCount", "resharding (issue 4)"),
     ("RegisterStreamConsumer", "enhanced fan-out (issue 5)"),
     ("DeregisterStreamConsumer", "enhanced fan-out (issue 5)"),
     ("DescribeStreamConsumer", "enhanced fan-out (issue 5)"),

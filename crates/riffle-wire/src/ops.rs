@@ -13,6 +13,7 @@ pub mod list_shards;
 pub mod list_streams;
 pub mod put_record;
 pub mod put_records;
+pub mod reshard;
 pub mod stream_changes;
 pub mod tags;
 

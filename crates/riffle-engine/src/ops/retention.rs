@@ -39,7 +39,7 @@ impl Engine {
             )));
         }
         let hours = hours as u32;
-        let changed = self.modify_stream(stream, &[StreamStatus::Active], |record, _| {
+        self.modify_stream(stream, &[StreamStatus::Active], |record, _| {
             let current = record.retention_hours;
             let wrong_way = match change {
                 RetentionChange::Increase => (hours < current).then_some(("shorter", "DecreaseRetentionPeriod")),
@@ -58,6 +58,6 @@ impl Engine {
         if change == RetentionChange::Decrease {
             self.enforce_retention();
         }
-        Ok(changed)
+        Ok(())
     }
 }

@@ -401,6 +401,14 @@ impl ShardLog for LocalShardLog {
         }
     }
 
+    fn next_offset(&self) -> u64 {
+        self.state.lock().next_offset()
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.sync_now()
+    }
+
     fn expire_before(&self, cutoff: Millis) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         let sealed = state.segments.len() - 1;

@@ -167,6 +167,15 @@ async fn cbor2_encoded_cbor_scenario_passes() {
 }
 
 #[tokio::test]
+async fn boto3_reshard_scenario_passes() {
+    ensure_clients_installed();
+    let python = venv().join("bin/python");
+    require(&python, "the client venv's python");
+    let script = repo_root().join("tests/clients/reshard_scenario.py");
+    run_scenario("boto3 resharding", python, vec![script]).await;
+}
+
+#[tokio::test]
 async fn aws_cli_v1_scenario_passes() {
     ensure_clients_installed();
     require(&venv().join("bin/aws"), "the client venv's AWS CLI");

@@ -7,5 +7,6 @@ mod clients;
 mod crash;
 mod errors;
 mod records;
+mod reshard;
 mod streams;
 mod transport;

@@ -1,0 +1,335 @@
+//! SplitShard, MergeShards and UpdateShardCount.
+//!
+//! Every reshard is planned on a copy of the stream's record, persisted in
+//! one metadata transaction, then published: parents close at the offset
+//! their log has reached (synced first, so the end is on disk), children
+//! open with a sequence-number epoch above every parent's. Writes hold the
+//! stream's read lock and resharding its write lock, so no record lands in
+//! a parent after its end was taken.
+
+use riffle_model::{HashKeyRange, Millis, ShardId, StreamArn, StreamName};
+use riffle_store::{ClosedShard, StreamRecord};
+
+use crate::error::{EngineError, EngineResult};
+use crate::stream::{StreamState, StreamStatus, new_shard_record};
+use crate::{Engine, StreamRef};
+
+/// A reshard being planned on a copy of a stream's record.
+struct Plan<'a> {
+    record: StreamRecord,
+    state: &'a StreamState,
+    now: Millis,
+    account: &'a str,
+}
+
+impl Plan<'_> {
+    fn stream_name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// An open shard by the id a client gave.
+    fn open_shard(&self, raw: &str) -> EngineResult<u32> {
+        let id = crate::ops::get_shard_iterator::resolve_shard_id(raw)
+            .filter(|id| id.index() < self.record.shards.len())
+            .ok_or_else(|| EngineError::ShardUnknownForReshard {
+                stream: self.stream_name().to_owned(),
+                raw: raw.to_owned(),
+            })?;
+        if self.record.shards[id.index()].closed.is_some() {
+            return Err(EngineError::ResourceInUse(format!(
+                "Shard {id} in stream {} under account {} has already been merged or split, and thus is not eligible for merging or splitting.",
+                self.stream_name(),
+                self.account
+            )));
+        }
+        Ok(id.0)
+    }
+
+    fn range(&self, index: u32) -> HashKeyRange {
+        let shard = &self.record.shards[index as usize];
+        HashKeyRange {
+            start: shard
+                .hash_start
+                .parse()
+                .expect("stored hash keys are decimal"),
+            end: shard
+                .hash_end
+                .parse()
+                .expect("stored hash keys are decimal"),
+        }
+    }
+
+    /// Closes a shard at the end of what it holds.
+    fn close(&mut self, index: u32) -> EngineResult<()> {
+        let end_offset = match self.state.shards.get(index as usize) {
+            Some(shard) => {
+                shard.log.sync()?;
+                shard.log.next_offset()
+            }
+            // A shard created earlier in this same plan has never been written.
+            None => 0,
+        };
+        self.record.shards[index as usize].closed = Some(ClosedShard {
+            end_offset,
+            closed_ms: self.now.0,
+        });
+        Ok(())
+    }
+
+    /// Opens a child of `parent` (and `adjacent`) covering `range`.
+    fn open_child(&mut self, range: HashKeyRange, parent: u32, adjacent: Option<u32>) -> u32 {
+        let epoch_above = |index: u32| self.record.shards[index as usize].epoch + 1;
+        let epoch = self
+            .now
+            .0
+            .max(epoch_above(parent))
+            .max(adjacent.map_or(0, epoch_above));
+        let index = self.record.shards.len() as u32;
+        let mut child = new_shard_record(index, range, epoch, self.now);
+        child.parent = Some(parent);
+        child.adjacent_parent = adjacent;
+        self.record.shards.push(child);
+        index
+    }
+
+    /// Splits an open shard so the second child starts at `at`.
+    fn split(&mut self, index: u32, at: u128) -> EngineResult<(u32, u32)> {
+        let range = self.range(index);
+        debug_assert!(range.start < at && at <= range.end);
+        self.close(index)?;
+        let low = self.open_child(
+            HashKeyRange {
+                start: range.start,
+                end: at - 1,
+            },
+            index,
+            None,
+        );
+        let high = self.open_child(
+            HashKeyRange {
+                start: at,
+                end: range.end,
+            },
+            index,
+            None,
+        );
+        Ok((low, high))
+    }
+
+    /// Merges two open, adjacent shards; the child's parent is `shard`.
+    fn merge(&mut self, shard: u32, adjacent: u32) -> EngineResult<u32> {
+        let (a, b) = (self.range(shard), self.range(adjacent));
+        let range = HashKeyRange {
+            start: a.start.min(b.start),
+            end: a.end.max(b.end),
+        };
+        self.close(shard)?;
+        self.close(adjacent)?;
+        Ok(self.open_child(range, shard, Some(adjacent)))
+    }
+
+    /// Open shards, sorted by the start of their range.
+    fn open_shards(&self) -> Vec<(u32, HashKeyRange)> {
+        let mut open: Vec<_> = self
+            .record
+            .shards
+            .iter()
+            .filter(|s| s.closed.is_none())
+            .map(|s| (s.index, self.range(s.index)))
+            .collect();
+        open.sort_by_key(|(_, range)| range.start);
+        open
+    }
+}
+
+/// UpdateShardCount's answer.
+#[derive(Clone, Debug)]
+pub struct ShardCountChange {
+    pub name: StreamName,
+    pub arn: StreamArn,
+    pub current: u32,
+    pub target: u32,
+}
+
+impl Engine {
+    /// Plans, persists and publishes a reshard. The stream is UPDATING for
+    /// the transition delay afterwards, and refuses another change meanwhile.
+    fn reshard<T>(
+        &self,
+        stream_ref: &StreamRef,
+        change: impl FnOnce(&mut Plan<'_>) -> EngineResult<T>,
+    ) -> EngineResult<T> {
+        let stream = self.lookup(stream_ref)?;
+        let now = self.now();
+        let config = &self.inner.config;
+        let open_elsewhere: usize = {
+            let streams = self.inner.streams.read();
+            streams
+                .by_name
+                .values()
+                .filter(|s| s.uid != stream.uid)
+                .map(|s| s.state.read().open_shard_count())
+                .sum()
+        };
+        let mut state = stream.state.write();
+        let status = state.status(now);
+        if status != StreamStatus::Active {
+            return Err(EngineError::StreamNotActive {
+                stream: stream.name.clone(),
+                status,
+            });
+        }
+        let (result, mut record) = {
+            let mut plan = Plan {
+                record: state.record.clone(),
+                state: &state,
+                now,
+                account: config.account.as_str(),
+            };
+            let result = change(&mut plan)?;
+            (result, plan.record)
+        };
+        let open_before = state.open_shard_count();
+        let open_after = record.shards.iter().filter(|s| s.closed.is_none()).count();
+        if open_after > open_before
+            && open_elsewhere + open_after > config.account_shard_limit as usize
+        {
+            return Err(EngineError::LimitExceeded(format!(
+                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {}. Limit: {}. Number of additional shards that would have resulted from this request: {}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
+                config.account.as_str(),
+                config.region.as_str(),
+                open_elsewhere + open_before,
+                config.account_shard_limit,
+                open_after - open_before
+            )));
+        }
+        record.updating_until_ms =
+            (config.create_delay_ms > 0).then_some(now.0 + config.create_delay_ms);
+        self.inner.meta.save_stream(&record)?;
+        state.publish(record, &*self.inner.logs)?;
+        tracing::info!(stream = %stream.name, open_shards = open_after, "stream resharded");
+        Ok(result)
+    }
+
+    /// Splits an open shard at `new_starting_hash_key`: the first child
+    /// keeps the lower part of the range, the second starts at the key.
+    ///
+    /// # Errors
+    /// The shard is unknown or closed, the key is not strictly inside the
+    /// range (above start + 1, below end), the stream is not ACTIVE, or the
+    /// account's shard limit would be exceeded.
+    pub fn split_shard(
+        &self,
+        stream: &StreamRef,
+        shard: &str,
+        new_starting_hash_key: u128,
+    ) -> EngineResult<()> {
+        self.reshard(stream, |plan| {
+            let index = plan.open_shard(shard)?;
+            let range = plan.range(index);
+            if new_starting_hash_key <= range.start.saturating_add(1) || new_starting_hash_key >= range.end {
+                return Err(EngineError::InvalidArgument(format!(
+                    "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {} in stream {} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
+                    ShardId(index),
+                    plan.stream_name(),
+                    plan.account,
+                    range.start,
+                    range.end
+                )));
+            }
+            plan.split(index, new_starting_hash_key).map(|_| ())
+        })
+    }
+
+    /// Merges two adjacent open shards into one child.
+    ///
+    /// # Errors
+    /// A shard is unknown or closed, they are not adjacent, or the stream is
+    /// not ACTIVE.
+    pub fn merge_shards(
+        &self,
+        stream: &StreamRef,
+        shard: &str,
+        adjacent: &str,
+    ) -> EngineResult<()> {
+        self.reshard(stream, |plan| {
+            let first = plan.open_shard(shard)?;
+            let second = plan.open_shard(adjacent)?;
+            let (a, b) = (plan.range(first), plan.range(second));
+            let touching = a.end.checked_add(1) == Some(b.start) || b.end.checked_add(1) == Some(a.start);
+            if first == second || !touching {
+                return Err(EngineError::InvalidArgument(format!(
+                    "Shards {} and {} in stream {} under account {} are not an adjacent pair of shards eligible for merging",
+                    ShardId(first),
+                    ShardId(second),
+                    plan.stream_name(),
+                    plan.account
+                )));
+            }
+            plan.merge(first, second).map(|_| ())
+        })
+    }
+
+    /// UNIFORM_SCALING: reshards to `target` open shards of equal width,
+    /// by splitting at the new boundaries and merging the pieces between
+    /// them, as AWS does (so lineage always has at most two parents).
+    ///
+    /// # Errors
+    /// The target is more than double or less than half the open shards,
+    /// over the account limit, or the stream is not ACTIVE.
+    pub fn update_shard_count(
+        &self,
+        stream: &StreamRef,
+        target: u32,
+    ) -> EngineResult<ShardCountChange> {
+        let limit = self.inner.config.account_shard_limit;
+        let (name, current) = self.reshard(stream, |plan| {
+            let current = plan.open_shards().len() as u32;
+            let counts = format!("Current open shard count: {current}, Target shard count: {target}");
+            if target > limit {
+                return Err(EngineError::LimitExceeded(format!(
+                    "Target shard count or number of open shards cannot be greater than {limit}. {counts}"
+                )));
+            }
+            if u64::from(target) > 2 * u64::from(current) {
+                return Err(EngineError::LimitExceeded(format!(
+                    "UpdateShardCount cannot scale up over double your current open shard count. {counts}"
+                )));
+            }
+            if u64::from(target) * 2 < u64::from(current) {
+                return Err(EngineError::LimitExceeded(format!(
+                    "UpdateShardCount cannot scale down below half your current open shard count. {counts}"
+                )));
+            }
+            let targets = HashKeyRange::uniform(target);
+            // Split wherever a target boundary falls inside an open shard.
+            for boundary in targets.iter().skip(1).map(|r| r.start) {
+                let inside = plan.open_shards().into_iter().find(|(_, r)| r.start < boundary && boundary <= r.end);
+                if let Some((index, _)) = inside {
+                    plan.split(index, boundary)?;
+                }
+            }
+            // Each target range is now tiled by whole open shards: merge them.
+            for wanted in &targets {
+                let pieces: Vec<u32> = plan
+                    .open_shards()
+                    .into_iter()
+                    .filter(|(_, r)| wanted.start <= r.start && r.end <= wanted.end)
+                    .map(|(index, _)| index)
+                    .collect();
+                let mut merged = pieces[0];
+                for &piece in &pieces[1..] {
+                    merged = plan.merge(merged, piece)?;
+                }
+            }
+            Ok((plan.record.name.clone(), current))
+        })?;
+        let name = StreamName::parse(&name).expect("stored names are valid");
+        Ok(ShardCountChange {
+            arn: self.arn(&name),
+            name,
+            current,
+            target,
+        })
+    }
+}
