@@ -41,6 +41,9 @@ pub enum EngineError {
     ShardUnknownForReshard { stream: String, raw: String },
     #[error("{0}")]
     ResourceInUse(String),
+    /// A shard's throughput limit was exceeded (only when limits are enforced).
+    #[error("rate exceeded for shard {shard} in stream {stream}")]
+    Throttled { stream: String, shard: ShardId },
     #[error("invalid shard iterator")]
     InvalidIterator,
     #[error("shard iterator expired")]

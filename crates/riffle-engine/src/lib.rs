@@ -7,6 +7,7 @@
 //! - [`error`]: [`EngineError`], which the wire layer maps to AWS errors.
 //! - [`clock`]: the only source of wall-clock time.
 //! - [`page_token`]: NextToken encoding for the paginated list operations.
+//! - [`traffic`]: per-shard throughput limits and write rates.
 //!
 //! The engine never sees JSON or HTTP: inputs are parsed `riffle-model`
 //! types, outputs are plain structs.
@@ -16,6 +17,7 @@ pub mod error;
 pub mod ops;
 pub mod page_token;
 pub mod stream;
+pub mod traffic;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -27,7 +29,7 @@ use rand::RngExt;
 use riffle_model::limits::{ACCOUNT_SHARD_LIMIT_DEFAULT, ON_DEMAND_STREAM_LIMIT_DEFAULT};
 use riffle_model::{AccountId, IteratorKey, Millis, Region, StreamArn, StreamName};
 use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
-use riffle_store::{Durability, LogStore, MetadataStore, StreamRecord};
+use riffle_store::{Durability, LogStore, MetadataStore, ShardKey, StreamRecord};
 
 pub use clock::Clock;
 pub use error::{EngineError, EngineResult};
@@ -48,6 +50,10 @@ pub struct EngineConfig {
     pub account_shard_limit: u32,
     /// ON_DEMAND streams allowed in the account.
     pub on_demand_stream_limit: u32,
+    /// Enforce AWS's per-shard throughput limits (1 MiB/s and 1,000 records/s
+    /// written, 2 MiB/s and 5 calls/s read). Off by default; a stream's
+    /// `riffle.enforce-limits` tag overrides it.
+    pub enforce_limits: bool,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +65,7 @@ impl Default for EngineConfig {
             delete_delay_ms: 500,
             account_shard_limit: ACCOUNT_SHARD_LIMIT_DEFAULT,
             on_demand_stream_limit: ON_DEMAND_STREAM_LIMIT_DEFAULT,
+            enforce_limits: false,
         }
     }
 }
@@ -129,8 +136,10 @@ impl Streams {
     }
 }
 
-/// How often retention is enforced on stored data.
-const RETENTION_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// How often ON_DEMAND streams are considered for scaling.
+const AUTOSCALE_INTERVAL: Duration = Duration::from_secs(1);
+/// Retention is enforced every this many scaling ticks (once a minute).
+const RETENTION_SWEEP_EVERY_TICKS: u64 = 60;
 
 impl Engine {
     /// Opens the engine on the given stores, loading every stream.
@@ -164,7 +173,7 @@ impl Engine {
             streams.insert(Arc::new(Stream::open(record, &*logs)?));
         }
         tracing::info!(streams = streams.by_name.len(), "engine opened");
-        Ok(Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 config,
                 clock,
@@ -173,7 +182,10 @@ impl Engine {
                 iterator_key,
                 streams: RwLock::new(streams),
             }),
-        })
+        };
+        // Reclaim what expired while the server was down.
+        engine.enforce_retention();
+        Ok(engine)
     }
 
     /// Opens the engine on the local backend in `data_dir`.
@@ -276,19 +288,27 @@ impl Engine {
         Ok(result)
     }
 
-    /// Starts background upkeep (retention). Call once, inside a Tokio runtime.
+    /// Starts background upkeep (on-demand scaling, retention). Call once,
+    /// inside a Tokio runtime.
     pub fn spawn_maintenance(&self) {
         let engine = self.clone();
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(RETENTION_SWEEP_INTERVAL);
+            let mut ticker = tokio::time::interval(AUTOSCALE_INTERVAL);
+            let mut ticks: u64 = 0;
             loop {
                 ticker.tick().await;
-                engine.enforce_retention();
+                engine.autoscale();
+                if ticks.is_multiple_of(RETENTION_SWEEP_EVERY_TICKS) {
+                    engine.enforce_retention();
+                }
+                ticks += 1;
             }
         });
     }
 
-    /// Deletes stored data older than each stream's retention period.
+    /// Deletes stored data older than each stream's retention period:
+    /// expired segments of every shard, and the whole log of a closed shard
+    /// whose records have all expired.
     pub fn enforce_retention(&self) {
         let now = self.now();
         let streams: Vec<_> = self
@@ -300,11 +320,42 @@ impl Engine {
             .cloned()
             .collect();
         for stream in streams {
-            let state = stream.state.read();
-            let cutoff = state.retention_cutoff(now);
-            for shard in &state.shards {
-                if let Err(err) = shard.log.expire_before(cutoff) {
-                    tracing::error!(stream = %stream.name, shard = %shard.id, error = %err, "retention sweep failed");
+            let newly_expired: Vec<usize> = {
+                let state = stream.state.read();
+                let cutoff = state.retention_cutoff(now);
+                for shard in state.shards.iter().filter(|s| !s.expired(cutoff)) {
+                    if let Err(err) = shard.log.expire_before(cutoff) {
+                        tracing::error!(stream = %stream.name, shard = %shard.id, error = %err, "retention sweep failed");
+                    }
+                }
+                state
+                    .shards
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.expired(cutoff) && !s.log_removed)
+                    .map(|(i, _)| i)
+                    .collect()
+            };
+            if newly_expired.is_empty() {
+                continue;
+            }
+            let mut state = stream.state.write();
+            for index in newly_expired {
+                let shard = &mut state.shards[index];
+                let key = ShardKey {
+                    stream_uid: stream.uid,
+                    shard_index: shard.id.0,
+                };
+                // Drop our handles first so the files' space is really freed.
+                shard.log = Arc::new(stream::RemovedLog);
+                shard.log_removed = true;
+                match self.inner.logs.remove_shard(key) {
+                    Ok(()) => {
+                        tracing::info!(stream = %stream.name, shard = %shard.id, "closed shard passed retention; log deleted")
+                    }
+                    Err(err) => {
+                        tracing::error!(stream = %stream.name, shard = %shard.id, error = %err, "could not delete expired shard log")
+                    }
                 }
             }
         }

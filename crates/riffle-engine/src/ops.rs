@@ -2,6 +2,7 @@
 //! operation's input and output types.
 
 pub mod account;
+pub mod autoscale;
 pub mod create_stream;
 pub mod delete_stream;
 pub mod describe_stream;

@@ -3,11 +3,18 @@
 
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use riffle_model::{HashKey, HashKeyRange, Millis, SequenceNumber, ShardId, StreamName};
-use riffle_store::{ClosedShard, LogStore, ShardKey, ShardLog, ShardRecord, StreamRecord};
+use riffle_store::{
+    Appended, ClosedShard, LogBounds, LogStore, NewRecord, Record, ShardKey, ShardLog, ShardRecord,
+    StoreError, StreamRecord,
+};
 
 use crate::error::EngineResult;
+use crate::traffic::ShardTraffic;
+
+/// The tag that switches throughput-limit enforcement for one stream.
+pub const ENFORCE_LIMITS_TAG: &str = "riffle.enforce-limits";
 
 /// The lifecycle states of botocore's `StreamStatus`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +52,39 @@ pub(crate) struct Shard {
     pub(crate) created: Millis,
     pub(crate) closed: Option<ClosedShard>,
     pub(crate) log: Arc<dyn ShardLog>,
+    /// Throughput buckets and recent write rate; not persisted.
+    pub(crate) traffic: Mutex<ShardTraffic>,
+    /// Set once the log of an expired closed shard has been deleted.
+    pub(crate) log_removed: bool,
+}
+
+/// The log of a closed shard whose data passed retention and was deleted:
+/// it holds nothing, and releases the deleted files' handles.
+#[derive(Debug)]
+pub(crate) struct RemovedLog;
+
+impl ShardLog for RemovedLog {
+    fn append(&self, _: &[NewRecord<'_>], _: Millis) -> Result<Appended, StoreError> {
+        unreachable!("closed shards are never routed to")
+    }
+    fn read(&self, _: u64, _: usize, _: usize, _: Millis) -> Result<Vec<Record>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn offset_at_time(&self, _: Millis) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+    fn bounds(&self) -> LogBounds {
+        LogBounds::default()
+    }
+    fn next_offset(&self) -> u64 {
+        0
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn expire_before(&self, _: Millis) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl Shard {
@@ -58,6 +98,13 @@ impl Shard {
 
     pub(crate) fn is_open(&self) -> bool {
         self.closed.is_none()
+    }
+
+    /// A closed shard whose records have all passed retention: it no longer
+    /// exists for clients, and its log is deleted.
+    pub(crate) fn expired(&self, cutoff: Millis) -> bool {
+        self.closed
+            .is_some_and(|closed| Millis(closed.closed_ms) < cutoff)
     }
 
     /// Whether the shard was open at time `at`.
@@ -113,7 +160,12 @@ impl Stream {
 }
 
 /// The run-time form of a persisted shard, with its log opened.
-fn open_shard(stream_uid: u64, shard: &ShardRecord, logs: &dyn LogStore) -> EngineResult<Shard> {
+fn open_shard(
+    stream_uid: u64,
+    shard: &ShardRecord,
+    record_bytes_max: usize,
+    logs: &dyn LogStore,
+) -> EngineResult<Shard> {
     let log = logs.open_shard(ShardKey {
         stream_uid,
         shard_index: shard.index,
@@ -136,6 +188,8 @@ fn open_shard(stream_uid: u64, shard: &ShardRecord, logs: &dyn LogStore) -> Engi
         created: Millis(shard.created_ms),
         closed: shard.closed,
         log,
+        traffic: Mutex::new(ShardTraffic::new(Millis(0), record_bytes_max)),
+        log_removed: false,
     })
 }
 
@@ -154,7 +208,14 @@ impl StreamState {
         );
         let new_shards = record.shards[self.shards.len()..]
             .iter()
-            .map(|shard| open_shard(record.uid, shard, logs))
+            .map(|shard| {
+                open_shard(
+                    record.uid,
+                    shard,
+                    record.max_record_size_kib as usize * 1024,
+                    logs,
+                )
+            })
             .collect::<EngineResult<Vec<_>>>()?;
         self.shards.extend(new_shards);
         for (shard, persisted) in self.shards.iter_mut().zip(&record.shards) {
@@ -200,12 +261,26 @@ impl StreamState {
         &self.shards[shard_index as usize]
     }
 
-    pub(crate) fn shard(&self, id: ShardId) -> Option<&Shard> {
-        self.shards.get(id.index())
+    /// A shard clients can still address: not past retention after closing.
+    pub(crate) fn shard(&self, id: ShardId, now: Millis) -> Option<&Shard> {
+        let cutoff = self.retention_cutoff(now);
+        self.shards.get(id.index()).filter(|s| !s.expired(cutoff))
     }
 
     pub(crate) fn open_shard_count(&self) -> usize {
         self.routes.len()
+    }
+
+    /// Whether AWS's per-shard throughput limits apply: the stream's
+    /// `riffle.enforce-limits` tag (`true`/`false`) wins over the server default.
+    pub(crate) fn enforce_limits(&self, server_default: bool) -> bool {
+        self.record
+            .tags
+            .iter()
+            .find(|(key, _)| key == ENFORCE_LIMITS_TAG)
+            .map_or(server_default, |(_, value)| {
+                value.eq_ignore_ascii_case("true")
+            })
     }
 
     pub(crate) fn retention_ms(&self) -> u64 {

@@ -262,6 +262,9 @@ mod failing {
         fn sync_all(&self) -> Result<(), StoreError> {
             self.inner.sync_all()
         }
+        fn remove_shard(&self, key: ShardKey) -> Result<(), StoreError> {
+            self.inner.remove_shard(key)
+        }
     }
 }
 
@@ -326,4 +329,308 @@ async fn put_records_reports_failures_per_record_and_keeps_the_rest() {
         engine.put_record(&stream("partial"), single).await,
         Err(EngineError::Store(_))
     ));
+}
+
+mod limits {
+    use super::*;
+    use riffle_engine::ops::put_records::RecordFailure;
+
+    async fn limited(default: bool, tag: Option<&str>) -> (tempfile::TempDir, Clock, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(START);
+        let config = EngineConfig {
+            create_delay_ms: 0,
+            enforce_limits: default,
+            ..EngineConfig::default()
+        };
+        let engine =
+            Engine::open_local(dir.path(), config, Durability::None, clock.clone()).unwrap();
+        let mut create = CreateStream::new(StreamName::parse("hot").unwrap(), 1);
+        if let Some(value) = tag {
+            create.tags = vec![("riffle.enforce-limits".to_owned(), value.to_owned())];
+        }
+        engine.create_stream(create).unwrap();
+        (dir, clock, engine)
+    }
+
+    fn entries(n: usize, data: &[u8]) -> Vec<PutEntry<'_>> {
+        (0..n)
+            .map(|_| PutEntry {
+                partition_key: Some("k"),
+                explicit_hash_key: None,
+                data,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn writes_past_a_thousand_records_a_second_fail_per_record_until_the_next_second() {
+        let (_dir, clock, engine) = limited(false, Some("true")).await;
+        let outcomes = engine
+            .put_records(&stream("hot"), &entries(500, b"x"))
+            .await
+            .unwrap();
+        assert!(outcomes.iter().all(Result::is_ok));
+        let outcomes = engine
+            .put_records(&stream("hot"), &entries(500, b"x"))
+            .await
+            .unwrap();
+        assert!(outcomes.iter().all(Result::is_ok));
+        let outcomes = engine
+            .put_records(&stream("hot"), &entries(10, b"x"))
+            .await
+            .unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Err(RecordFailure::Throttled { .. }))),
+            "the 1001st record in a second is throttled"
+        );
+        let single = PutEntry {
+            partition_key: Some("k"),
+            explicit_hash_key: None,
+            data: b"x",
+        };
+        assert!(matches!(
+            engine.put_record(&stream("hot"), single).await,
+            Err(EngineError::Throttled { .. })
+        ));
+        clock.advance(1000);
+        assert!(
+            engine.put_record(&stream("hot"), single).await.is_ok(),
+            "the limit lifts a second later"
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_past_one_mib_a_second_are_throttled() {
+        let (_dir, clock, engine) = limited(true, None).await;
+        let big = vec![0u8; 600 * 1024];
+        let first = PutEntry {
+            partition_key: Some("k"),
+            explicit_hash_key: None,
+            data: &big,
+        };
+        assert!(engine.put_record(&stream("hot"), first).await.is_ok());
+        assert!(matches!(
+            engine.put_record(&stream("hot"), first).await,
+            Err(EngineError::Throttled { .. })
+        ));
+        clock.advance(600);
+        assert!(engine.put_record(&stream("hot"), first).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn reads_past_five_calls_a_second_are_throttled() {
+        let (_dir, clock, engine) = limited(true, None).await;
+        let iterator = engine
+            .get_shard_iterator(
+                &stream("hot"),
+                "shardId-000000000000",
+                IteratorStart::TrimHorizon,
+            )
+            .unwrap();
+        for _ in 0..5 {
+            engine.get_records(&iterator, 10).unwrap();
+        }
+        assert!(matches!(
+            engine.get_records(&iterator, 10),
+            Err(EngineError::Throttled { .. })
+        ));
+        clock.advance(200);
+        assert!(
+            engine.get_records(&iterator, 10).is_ok(),
+            "one call's worth refills in 200 ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_tag_overrides_the_server_default() {
+        let (_dir, _clock, engine) = limited(true, Some("false")).await;
+        let outcomes = engine
+            .put_records(&stream("hot"), &entries(500, b"x"))
+            .await
+            .unwrap();
+        let more = engine
+            .put_records(&stream("hot"), &entries(500, b"x"))
+            .await
+            .unwrap();
+        let again = engine
+            .put_records(&stream("hot"), &entries(500, b"x"))
+            .await
+            .unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .chain(&more)
+                .chain(&again)
+                .all(Result::is_ok),
+            "limits off for this stream"
+        );
+
+        let (_dir, _clock, engine) = limited(false, None).await;
+        for _ in 0..4 {
+            let outcomes = engine
+                .put_records(&stream("hot"), &entries(500, b"x"))
+                .await
+                .unwrap();
+            assert!(outcomes.iter().all(Result::is_ok), "no limits unless asked");
+        }
+    }
+}
+
+mod on_demand {
+    use super::*;
+
+    async fn on_demand(shards: u32) -> (tempfile::TempDir, Clock, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(START);
+        let config = EngineConfig {
+            create_delay_ms: 0,
+            ..EngineConfig::default()
+        };
+        let engine =
+            Engine::open_local(dir.path(), config, Durability::None, clock.clone()).unwrap();
+        let mut create = CreateStream::new(StreamName::parse("od").unwrap(), shards);
+        create.on_demand = true;
+        engine.create_stream(create).unwrap();
+        (dir, clock, engine)
+    }
+
+    fn open_count(engine: &Engine) -> usize {
+        engine
+            .describe_stream_summary(&stream("od"))
+            .unwrap()
+            .open_shard_count
+    }
+
+    #[tokio::test]
+    async fn a_hot_shard_splits_and_cold_neighbours_merge_back() {
+        let (_dir, clock, engine) = on_demand(1).await;
+        let chunk = vec![7u8; 900 * 1024];
+        for _ in 0..10 {
+            let entry = PutEntry {
+                partition_key: Some("k"),
+                explicit_hash_key: None,
+                data: &chunk,
+            };
+            engine.put_record(&stream("od"), entry).await.unwrap();
+            clock.advance(1000);
+        }
+        assert_eq!(engine.autoscale(), 1);
+        assert_eq!(
+            open_count(&engine),
+            2,
+            "900 KB/s sustained on a 1 MiB/s shard splits it"
+        );
+        assert_eq!(engine.autoscale(), 0, "the children are not hot");
+        clock.advance(5_000);
+        assert_eq!(
+            engine.autoscale(),
+            0,
+            "new shards are not merged before a full window of history"
+        );
+        clock.advance(10_000);
+        assert_eq!(engine.autoscale(), 1);
+        assert_eq!(open_count(&engine), 1, "idle neighbours merge");
+        // Every record is still readable through the lineage.
+        let it = engine
+            .get_shard_iterator(
+                &stream("od"),
+                "shardId-000000000000",
+                IteratorStart::TrimHorizon,
+            )
+            .unwrap();
+        assert_eq!(engine.get_records(&it, 100).unwrap().records.len(), 10);
+    }
+
+    #[tokio::test]
+    async fn warm_throughput_provisions_shards_ahead_of_traffic() {
+        let (_dir, _clock, engine) = on_demand(2).await;
+        engine.update_warm_throughput(&stream("od"), 8).unwrap();
+        engine.autoscale();
+        assert_eq!(open_count(&engine), 4, "at most doubling per step");
+        engine.autoscale();
+        assert_eq!(open_count(&engine), 8);
+        assert_eq!(
+            engine.autoscale(),
+            0,
+            "idle shards are not merged below the warm throughput"
+        );
+    }
+
+    #[tokio::test]
+    async fn provisioned_streams_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(START);
+        let config = EngineConfig {
+            create_delay_ms: 0,
+            ..EngineConfig::default()
+        };
+        let engine =
+            Engine::open_local(dir.path(), config, Durability::None, clock.clone()).unwrap();
+        engine
+            .create_stream(CreateStream::new(StreamName::parse("od").unwrap(), 1))
+            .unwrap();
+        let chunk = vec![7u8; 900 * 1024];
+        for _ in 0..10 {
+            let entry = PutEntry {
+                partition_key: Some("k"),
+                explicit_hash_key: None,
+                data: &chunk,
+            };
+            engine.put_record(&stream("od"), entry).await.unwrap();
+            clock.advance(1000);
+        }
+        assert_eq!(engine.autoscale(), 0);
+        assert_eq!(open_count(&engine), 1);
+    }
+}
+
+#[tokio::test]
+async fn closed_shards_disappear_after_retention_and_their_logs_are_deleted() {
+    use riffle_engine::ops::list_shards::ListShardsFrom;
+    let (dir, clock, engine) = setup("aging", 1).await;
+    put(&engine, "aging", "old").await;
+    engine
+        .split_shard(&stream("aging"), "shardId-000000000000", 1u128 << 127)
+        .unwrap();
+    let listed = |engine: &Engine| {
+        engine
+            .list_shards(
+                ListShardsFrom::Stream {
+                    stream: stream("aging"),
+                    exclusive_start: None,
+                    filter: None,
+                },
+                100,
+            )
+            .unwrap()
+            .shards
+            .len()
+    };
+    assert_eq!(listed(&engine), 3);
+    let logs_dir = dir.path().join("logs");
+    let shard_dirs = || walk_shard_dirs(&logs_dir);
+    assert_eq!(shard_dirs(), 3);
+
+    clock.advance(24 * 3_600_000 + 1);
+    engine.enforce_retention();
+    assert_eq!(listed(&engine), 2, "the parent is gone from listings");
+    assert!(matches!(
+        engine.get_shard_iterator(
+            &stream("aging"),
+            "shardId-000000000000",
+            IteratorStart::TrimHorizon
+        ),
+        Err(EngineError::ShardNotFound { .. })
+    ));
+    assert_eq!(shard_dirs(), 2, "its log was deleted");
+}
+
+fn walk_shard_dirs(logs: &std::path::Path) -> usize {
+    std::fs::read_dir(logs)
+        .unwrap()
+        .map(|stream| std::fs::read_dir(stream.unwrap().path()).unwrap().count())
+        .sum()
 }

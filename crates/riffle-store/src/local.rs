@@ -109,6 +109,18 @@ impl LogStore for LocalLogStore {
         }
     }
 
+    fn remove_shard(&self, key: ShardKey) -> Result<(), StoreError> {
+        self.open.lock().remove(&key);
+        let dir = self
+            .stream_dir(key.stream_uid)
+            .join(key.shard_index.to_string());
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io(dir, e)),
+        }
+    }
+
     fn sync_all(&self) -> Result<(), StoreError> {
         let logs: Vec<_> = self.open.lock().values().cloned().collect();
         for log in logs {

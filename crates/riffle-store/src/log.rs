@@ -156,6 +156,13 @@ pub trait LogStore: Send + Sync + fmt::Debug {
     /// Files could not be removed.
     fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError>;
 
+    /// Deletes one shard's log (a closed shard past retention). The log
+    /// must not be used afterwards.
+    ///
+    /// # Errors
+    /// Files could not be removed.
+    fn remove_shard(&self, key: ShardKey) -> Result<(), StoreError>;
+
     /// Makes everything appended so far durable; used at shutdown.
     ///
     /// # Errors

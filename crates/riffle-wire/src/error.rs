@@ -172,6 +172,10 @@ impl AwsError {
             EngineError::ResourceInUse(message) => {
                 AwsError::client("ResourceInUseException", message.clone())
             }
+            EngineError::Throttled { stream, shard } => AwsError::client(
+                "ProvisionedThroughputExceededException",
+                throttled_message(stream, *shard, account),
+            ),
             EngineError::InvalidIterator => AwsError::invalid_argument("Invalid ShardIterator."),
             EngineError::ExpiredIterator { issued_at, now } => AwsError::client(
                 "ExpiredIteratorException",
@@ -192,6 +196,15 @@ impl AwsError {
             EngineError::Store(_) => AwsError::internal_failure(),
         }
     }
+}
+
+/// AWS's message when a shard's throughput limit is exceeded.
+pub(crate) fn throttled_message(
+    stream: &str,
+    shard: riffle_model::ShardId,
+    account: &str,
+) -> String {
+    format!("Rate exceeded for shard {shard} in stream {stream} under account {account}.")
 }
 
 /// The member path AWS names for a record field: `data` for PutRecord,

@@ -60,6 +60,12 @@ struct ServeArgs {
     /// How long a deleted stream stays DELETING.
     #[arg(long, env = "RIFFLE_DELETE_DELAY_MS", default_value_t = 500)]
     delete_delay_ms: u64,
+    /// Enforce AWS's per-shard throughput limits (writes 1 MiB/s and 1,000
+    /// records/s, reads 2 MiB/s and 5 calls/s), answering excess with
+    /// ProvisionedThroughputExceededException. A stream's
+    /// `riffle.enforce-limits` tag (true/false) overrides this.
+    #[arg(long, env = "RIFFLE_ENFORCE_LIMITS")]
+    enforce_limits: bool,
     /// The 12-digit account id used in ARNs and messages.
     #[arg(long, env = "RIFFLE_ACCOUNT_ID", default_value = "000000000000")]
     account_id: String,
@@ -115,6 +121,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         region: Region::parse(&args.region).context("--region must look like us-east-1")?,
         create_delay_ms: args.create_delay_ms,
         delete_delay_ms: args.delete_delay_ms,
+        enforce_limits: args.enforce_limits,
         ..EngineConfig::default()
     };
     let engine = Engine::open_local(&args.data_dir, config, durability, Clock::System)

@@ -76,11 +76,22 @@ impl Engine {
         if !state.status(now).accepts_data() {
             return Err(not_found());
         }
-        let shard = state.shard(shard_id).ok_or_else(not_found)?;
+        let shard = state.shard(shard_id, now).ok_or_else(not_found)?;
+        let enforce = state.enforce_limits(self.inner.config.enforce_limits);
+        if enforce && !shard.traffic.lock().admit_read(now) {
+            return Err(EngineError::Throttled {
+                stream: stream.name.to_string(),
+                shard: shard_id,
+            });
+        }
         let cutoff = state.retention_cutoff(now);
         let stored = shard
             .log
             .read(token.offset, limit, GET_RECORDS_BYTES_MAX, cutoff)?;
+        if enforce {
+            let bytes = stored.iter().map(riffle_store::Record::size_bytes).sum();
+            shard.traffic.lock().charge_read(now, bytes);
+        }
         let bounds = shard.log.bounds();
         let next_offset = stored
             .last()

@@ -65,7 +65,7 @@ impl Engine {
         if !state.status(now).accepts_data() {
             return Err(not_found());
         }
-        let shard = state.shard(shard_id).ok_or_else(not_found)?;
+        let shard = state.shard(shard_id, now).ok_or_else(not_found)?;
         let offset = match start {
             IteratorStart::TrimHorizon => shard.log.bounds().start,
             IteratorStart::Latest => shard.log.bounds().end,

@@ -49,6 +49,8 @@ pub struct PutResult {
 pub enum RecordFailure {
     /// Storage failed for this record's shard; AWS's `InternalFailure`.
     Internal(StoreError),
+    /// The shard's write limit was exceeded (limits enforced only).
+    Throttled { shard: ShardId },
 }
 
 impl Engine {
@@ -94,6 +96,8 @@ impl Engine {
                 });
             }
         }
+        // The request limit is PutRecords'; a lone PutRecord is bounded by the
+        // record size alone (a 10 MiB record plus its key must still go in).
         // Streams allowing records over 1 MiB accept 10 MiB requests.
         let request_bytes_max = if record_bytes_max > RECORD_BYTES_MAX_DEFAULT {
             PUT_RECORDS_BYTES_MAX_LARGE
@@ -101,7 +105,7 @@ impl Engine {
             PUT_RECORDS_BYTES_MAX
         };
         let request_bytes: usize = entries.iter().map(PutEntry::size_bytes).sum();
-        if request_bytes > request_bytes_max {
+        if batch && request_bytes > request_bytes_max {
             return Err(EngineError::InvalidArgument(format!(
                 "Records size exceeds {} MB limit",
                 request_bytes_max / (1024 * 1024)
@@ -129,8 +133,27 @@ impl Engine {
                 Err(RecordFailure::Internal(StoreError::ShuttingDown))
             });
             let mut batch = Vec::new();
+            let enforce = state.enforce_limits(self.inner.config.enforce_limits);
             for (shard_index, members) in groups {
                 let shard = &state.shards[shard_index as usize];
+                // Throughput: records over the shard's limits fail on their own.
+                let members: Vec<usize> = {
+                    let mut traffic = shard.traffic.lock();
+                    members
+                        .into_iter()
+                        .filter(|&i| {
+                            let admitted =
+                                traffic.admit_write(now, entries[i].size_bytes(), enforce);
+                            if !admitted {
+                                outcomes[i] = Err(RecordFailure::Throttled { shard: shard.id });
+                            }
+                            admitted
+                        })
+                        .collect()
+                };
+                if members.is_empty() {
+                    continue;
+                }
                 batch.clear();
                 batch.extend(members.iter().map(|&i| NewRecord {
                     partition_key: entries[i].partition_key.unwrap_or_default(),
@@ -181,6 +204,15 @@ impl Engine {
             .await?
             .pop()
             .expect("one outcome per entry");
-        outcome.map_err(|RecordFailure::Internal(err)| EngineError::Store(err))
+        outcome.map_err(|failure| match failure {
+            RecordFailure::Internal(err) => EngineError::Store(err),
+            RecordFailure::Throttled { shard } => EngineError::Throttled {
+                stream: self
+                    .lookup(stream)
+                    .map(|s| s.name.to_string())
+                    .unwrap_or_default(),
+                shard,
+            },
+        })
     }
 }

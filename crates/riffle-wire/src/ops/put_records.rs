@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::put_record::{encryption_type, explicit_hash_key};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
-use crate::error::AwsError;
+use crate::error::{AwsError, throttled_message};
 use crate::json::Blob;
 
 #[derive(Deserialize)]
@@ -81,6 +81,19 @@ pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsE
                 error_code: None,
                 error_message: None,
             },
+            Err(RecordFailure::Throttled { shard }) => {
+                failed_record_count += 1;
+                ResultEntry {
+                    sequence_number: None,
+                    shard_id: None,
+                    error_code: Some("ProvisionedThroughputExceededException"),
+                    error_message: Some(throttled_message(
+                        stream.display_name(),
+                        shard,
+                        engine.config().account.as_str(),
+                    )),
+                }
+            }
             Err(RecordFailure::Internal(err)) => {
                 tracing::error!(error = %err, "record not stored");
                 failed_record_count += 1;
