@@ -4,6 +4,7 @@
 mod support;
 
 mod clients;
+mod control;
 mod crash;
 mod errors;
 mod records;
