@@ -41,6 +41,9 @@ pub enum EngineError {
     ShardUnknownForReshard { stream: String, raw: String },
     #[error("{0}")]
     ResourceInUse(String),
+    /// A resource other than a stream or shard (a consumer) does not exist.
+    #[error("{0}")]
+    ResourceNotFound(String),
     /// A shard's throughput limit was exceeded (only when limits are enforced).
     #[error("rate exceeded for shard {shard} in stream {stream}")]
     Throttled { stream: String, shard: ShardId },

@@ -104,6 +104,8 @@ struct Inner {
     logs: Arc<dyn LogStore>,
     iterator_key: IteratorKey,
     streams: RwLock<Streams>,
+    /// SubscribeToShard leases, one per consumer and shard.
+    subscriptions: ops::subscribe::Subscriptions,
 }
 
 /// Every stream, by name (ordered, for ListStreams) and by incarnation id
@@ -181,6 +183,7 @@ impl Engine {
                 logs,
                 iterator_key,
                 streams: RwLock::new(streams),
+                subscriptions: ops::subscribe::Subscriptions::default(),
             }),
         };
         // Reclaim what expired while the server was down.

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod autoscale;
+pub mod consumers;
 pub mod create_stream;
 pub mod delete_stream;
 pub mod describe_stream;
@@ -17,6 +18,7 @@ pub mod reshard;
 pub mod resource_policy;
 pub mod retention;
 pub mod stream_settings;
+pub mod subscribe;
 pub mod tags;
 
 use riffle_model::{HashKeyRange, SequenceNumber, ShardId};
@@ -42,10 +44,10 @@ impl From<&Shard> for ShardDescription {
             parent: shard.parent,
             adjacent_parent: shard.adjacent_parent,
             hash_range: shard.range,
-            starting_sequence: shard.sequence_number(0),
+            starting_sequence: shard.sequence_before(0),
             ending_sequence: shard
                 .closed
-                .map(|closed| shard.sequence_number(closed.end_offset.saturating_sub(1))),
+                .map(|closed| shard.sequence_before(closed.end_offset)),
         }
     }
 }

@@ -79,6 +79,10 @@ impl ShardLog for RemovedLog {
     fn next_offset(&self) -> u64 {
         0
     }
+    fn watch_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        // Nothing will ever be committed here: the sender is gone at once.
+        tokio::sync::watch::channel(0).1
+    }
     fn sync(&self) -> Result<(), StoreError> {
         Ok(())
     }
@@ -88,7 +92,21 @@ impl ShardLog for RemovedLog {
 }
 
 impl Shard {
+    /// The sequence number of the record at log offset `offset`. Numbers
+    /// count from 1 so that the shard's StartingSequenceNumber (offset field
+    /// 0) precedes every record: "after the start" is then the first record,
+    /// which is what resuming an empty shard needs.
     pub(crate) fn sequence_number(&self, offset: u64) -> SequenceNumber {
+        SequenceNumber {
+            epoch: self.epoch,
+            shard_index: self.id.0,
+            offset: offset + 1,
+        }
+    }
+
+    /// The number just before the record at `offset`: the shard's starting
+    /// number for offset 0.
+    pub(crate) fn sequence_before(&self, offset: u64) -> SequenceNumber {
         SequenceNumber {
             epoch: self.epoch,
             shard_index: self.id.0,

@@ -177,7 +177,7 @@ fn a_stream_being_deleted_when_the_server_stopped_is_gone_after_restart() {
                 .unwrap();
         let name = StreamName::parse("doomed").unwrap();
         engine.create_stream(CreateStream::new(name, 2)).unwrap();
-        engine.delete_stream(&stream("doomed")).unwrap();
+        engine.delete_stream(&stream("doomed"), false).unwrap();
         assert_eq!(
             engine
                 .describe_stream_summary(&stream("doomed"))
@@ -235,6 +235,9 @@ mod failing {
         }
         fn next_offset(&self) -> u64 {
             self.0.next_offset()
+        }
+        fn watch_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+            self.0.watch_commits()
         }
         fn sync(&self) -> Result<(), StoreError> {
             self.0.sync()

@@ -7,7 +7,9 @@
 //!
 //! - [`serve`]: the accept loop and graceful shutdown. Start here.
 //! - [`request`]: one request → one response, with AWS's request-id headers.
+//! - [`body`]: whole response bodies, or SubscribeToShard's event stream.
 
+pub mod body;
 pub mod request;
 
 use std::future::Future;

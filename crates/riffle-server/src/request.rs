@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use rand::RngExt;
 use riffle_engine::Engine;
@@ -18,12 +18,16 @@ use riffle_wire::auth::{self, Credentials};
 use riffle_wire::{AwsError, Format, Operation};
 use tracing::Instrument;
 
+use crate::body::ResponseBody;
+
 /// What a request is answered with, before the common headers go on.
 struct Answer {
     status: u16,
     content_type: &'static str,
     body: Vec<u8>,
     extra_headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// Event-stream frames that follow (SubscribeToShard).
+    events: Option<tokio::sync::mpsc::Receiver<Bytes>>,
 }
 
 impl Answer {
@@ -33,6 +37,7 @@ impl Answer {
             content_type: format.content_type(),
             body: err.body(format),
             extra_headers: Vec::new(),
+            events: None,
         }
     }
 
@@ -44,12 +49,13 @@ impl Answer {
             content_type: "application/xml",
             body: body.into_bytes(),
             extra_headers: Vec::new(),
+            events: None,
         }
     }
 }
 
 /// Handles one request. Never fails: every problem is an AWS error response.
-pub async fn handle(engine: &Engine, request: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(engine: &Engine, request: Request<Incoming>) -> Response<ResponseBody> {
     let request_id = new_request_id();
     let target = header_str(request.headers(), "x-amz-target").unwrap_or("");
     let operation = Operation::from_target(target);
@@ -57,7 +63,11 @@ pub async fn handle(engine: &Engine, request: Request<Incoming>) -> Response<Ful
     let span = tracing::debug_span!("request", %request_id, operation = operation.map_or("?", Operation::name));
     let answer = respond(engine, request, operation).instrument(span).await;
 
-    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    let body = match answer.events {
+        Some(events) => ResponseBody::Events(events),
+        None => ResponseBody::full(answer.body),
+    };
+    let mut response = Response::new(body);
     *response.status_mut() =
         StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
@@ -140,6 +150,7 @@ async fn respond(
                 content_type: format.content_type(),
                 body: Vec::new(),
                 extra_headers: Vec::new(),
+                events: None,
             };
         }
     };
@@ -147,11 +158,17 @@ async fn respond(
     if let Some(error_type) = reply.error_type {
         tracing::debug!(status = reply.status, error_type, "request failed");
     }
+    let content_type = if reply.events.is_some() {
+        riffle_wire::eventstream::CONTENT_TYPE
+    } else {
+        format.content_type()
+    };
     Answer {
         status: reply.status,
-        content_type: format.content_type(),
+        content_type,
         body: reply.body,
         extra_headers: Vec::new(),
+        events: reply.events,
     }
 }
 
@@ -180,6 +197,7 @@ fn cors_preflight(headers: &HeaderMap) -> Answer {
         content_type: "text/plain",
         body: Vec::new(),
         extra_headers,
+        events: None,
     }
 }
 

@@ -22,5 +22,7 @@ pub mod record;
 
 pub use error::StoreError;
 pub use log::{Appended, Durability, Durable, LogBounds, LogStore, ShardKey, ShardLog};
-pub use metadata::{AccountSettingsRecord, ClosedShard, MetadataStore, ShardRecord, StreamRecord};
+pub use metadata::{
+    AccountSettingsRecord, ClosedShard, ConsumerRecord, MetadataStore, ShardRecord, StreamRecord,
+};
 pub use record::{NewRecord, Record};

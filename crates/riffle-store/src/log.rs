@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use riffle_model::Millis;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::error::StoreError;
 use crate::record::{NewRecord, Record};
@@ -121,6 +121,11 @@ pub trait ShardLog: Send + Sync + fmt::Debug {
     fn offset_at_time(&self, at: Millis) -> Result<u64, StoreError>;
 
     fn bounds(&self) -> LogBounds;
+
+    /// Watches the committed end: the value is `bounds().end`, and it
+    /// changes whenever records become readable. Subscribers wait on this
+    /// instead of polling.
+    fn watch_commits(&self) -> watch::Receiver<u64>;
 
     /// The offset the next append will get (written, not necessarily committed).
     fn next_offset(&self) -> u64;

@@ -44,6 +44,21 @@ pub struct StreamRecord {
     /// The stream is UPDATING until this time (an encryption or mode change).
     #[serde(default)]
     pub updating_until_ms: Option<u64>,
+    /// Enhanced fan-out consumers registered on the stream.
+    #[serde(default)]
+    pub consumers: Vec<ConsumerRecord>,
+}
+
+/// A registered stream consumer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerRecord {
+    pub name: String,
+    /// Registration time; its whole seconds end the consumer's ARN.
+    pub created_ms: u64,
+    /// CREATING until this time, then ACTIVE.
+    pub active_at_ms: u64,
+    /// Set by DeregisterStreamConsumer: DELETING until the delay passes.
+    pub deleting_since_ms: Option<u64>,
 }
 
 fn default_max_record_size_kib() -> u32 {

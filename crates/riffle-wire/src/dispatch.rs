@@ -19,6 +19,9 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// The AWS error type, for logging; `None` on success.
     pub error_type: Option<&'static str>,
+    /// For SubscribeToShard: event-stream frames to send after the headers
+    /// (with `Content-Type: application/vnd.amazon.eventstream`).
+    pub events: Option<tokio::sync::mpsc::Receiver<bytes::Bytes>>,
 }
 
 impl Reply {
@@ -27,6 +30,7 @@ impl Reply {
             status: err.status,
             body: err.body(crate::protocol::current()),
             error_type: Some(err.type_name),
+            events: None,
         }
     }
 }
@@ -42,9 +46,25 @@ async fn run(engine: &Engine, operation: Operation, body: &[u8]) -> Reply {
     if let Err(err) = crate::checker::check(operation.name(), body, crate::protocol::current()) {
         return Reply::error(&err);
     }
+    if operation == Operation::SubscribeToShard {
+        return match ops::subscribe::handle(engine, body) {
+            Ok(events) => Reply {
+                status: 200,
+                body: Vec::new(),
+                error_type: None,
+                events: Some(events),
+            },
+            Err(err) => Reply::error(&err),
+        };
+    }
     use ops::stream_changes as change;
     let result = match operation {
         Operation::AddTagsToStream => ops::tags::add_tags_to_stream(engine, body),
+        Operation::DeregisterStreamConsumer => ops::consumers::deregister(engine, body),
+        Operation::DescribeStreamConsumer => ops::consumers::describe(engine, body),
+        Operation::ListStreamConsumers => ops::consumers::list(engine, body),
+        Operation::RegisterStreamConsumer => ops::consumers::register(engine, body),
+        Operation::SubscribeToShard => unreachable!("answered above as a stream"),
         Operation::CreateStream => ops::create_stream::handle(engine, body),
         Operation::DecreaseStreamRetentionPeriod => {
             change::retention(engine, body, RetentionChange::Decrease)
@@ -93,6 +113,7 @@ async fn run(engine: &Engine, operation: Operation, body: &[u8]) -> Reply {
             status: 200,
             body,
             error_type: None,
+            events: None,
         },
         Err(err) => Reply::error(&err),
     }
@@ -111,7 +132,13 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
 
 /// Encodes a response shape.
 pub(crate) fn encode<T: Serialize>(response: &T) -> Result<Vec<u8>, AwsError> {
-    match crate::protocol::current() {
+    encode_as(crate::protocol::current(), response)
+}
+
+/// Encodes a value in a given format (for event payloads sent after the
+/// request's task has moved on).
+pub(crate) fn encode_as<T: Serialize>(format: Format, response: &T) -> Result<Vec<u8>, AwsError> {
+    match format {
         Format::Json => serde_json::to_vec(response).map_err(|_| AwsError::internal_failure()),
         Format::Cbor => {
             let mut body = Vec::new();

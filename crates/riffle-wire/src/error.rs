@@ -172,6 +172,7 @@ impl AwsError {
             EngineError::ResourceInUse(message) => {
                 AwsError::client("ResourceInUseException", message.clone())
             }
+            EngineError::ResourceNotFound(message) => AwsError::resource_not_found(message.clone()),
             EngineError::Throttled { stream, shard } => AwsError::client(
                 "ProvisionedThroughputExceededException",
                 throttled_message(stream, *shard, account),

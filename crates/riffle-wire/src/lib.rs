@@ -13,6 +13,8 @@
 //! - [`json`]: blob and timestamp fields in both encodings, and serde errors
 //!   phrased as AWS's SerializationException.
 //! - [`protocol`]: JSON or CBOR, chosen by `Content-Type`, answered in kind.
+//! - [`eventstream`]: the `application/vnd.amazon.eventstream` framing of
+//!   SubscribeToShard.
 //!
 //! Requests decode straight into typed structs; no JSON or CBOR value tree
 //! is built.
@@ -21,6 +23,7 @@ pub mod auth;
 pub mod checker;
 pub mod dispatch;
 pub mod error;
+pub mod eventstream;
 pub mod json;
 pub mod model;
 pub mod operation;

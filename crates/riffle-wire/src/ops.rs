@@ -3,6 +3,7 @@
 //! checks the model cannot express, the engine call, and its response shape.
 
 pub mod account;
+pub mod consumers;
 pub mod create_stream;
 pub mod delete_stream;
 pub mod describe_stream;
@@ -15,6 +16,7 @@ pub mod put_record;
 pub mod put_records;
 pub mod reshard;
 pub mod stream_changes;
+pub mod subscribe;
 pub mod tags;
 
 use riffle_engine::ops::ShardDescription;

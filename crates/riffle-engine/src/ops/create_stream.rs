@@ -104,6 +104,7 @@ impl Engine {
             warm_throughput_mibps: request.warm_throughput_mibps,
             auto_distribution: request.auto_distribution,
             updating_until_ms: None,
+            consumers: Vec::new(),
         };
         let stream = Stream::open(record.clone(), &*self.inner.logs)?;
         self.inner.meta.save_stream(&record)?;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::EngineResult;
+use crate::error::{EngineError, EngineResult};
 use crate::stream::Stream;
 use crate::{Engine, StreamRef};
 
@@ -13,10 +13,33 @@ impl Engine {
     /// CREATING is allowed, as on AWS; deleting one already DELETING is a no-op.
     ///
     /// # Errors
-    /// The stream does not exist, or storage failed.
-    pub fn delete_stream(&self, stream: &StreamRef) -> EngineResult<()> {
+    /// The stream does not exist, has consumers and `enforce_consumer_deletion`
+    /// is false, or storage failed.
+    pub fn delete_stream(
+        &self,
+        stream: &StreamRef,
+        enforce_consumer_deletion: bool,
+    ) -> EngineResult<()> {
         let stream = self.lookup(stream)?;
         let delay_ms = self.inner.config.delete_delay_ms;
+        {
+            let state = stream.state.read();
+            if !enforce_consumer_deletion && self.has_live_consumers(&state.record, self.now()) {
+                return Err(EngineError::ResourceInUse(format!(
+                    "Stream {} under account {} has registered consumers. Deregister them or set EnforceConsumerDeletion.",
+                    stream.name,
+                    self.inner.config.account.as_str()
+                )));
+            }
+            for consumer in &state.record.consumers {
+                self.end_subscriptions_of(&format!(
+                    "{}/consumer/{}:{}",
+                    self.arn(&stream.name),
+                    consumer.name,
+                    consumer.created_ms / 1000
+                ));
+            }
+        }
         {
             let mut state = stream.state.write();
             if state.record.deleting_since_ms.is_some() {

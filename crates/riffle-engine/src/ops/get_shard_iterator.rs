@@ -47,7 +47,6 @@ impl Engine {
         shard_raw: &str,
         start: IteratorStart,
     ) -> EngineResult<String> {
-        let account = self.inner.config.account.as_str();
         let stream_name = stream_ref.display_name();
         let shard_id =
             resolve_shard_id(shard_raw).ok_or_else(|| EngineError::ShardIdUnparsable {
@@ -66,10 +65,33 @@ impl Engine {
             return Err(not_found());
         }
         let shard = state.shard(shard_id, now).ok_or_else(not_found)?;
+        let offset = self.start_offset(&stream, shard, &start, now, "GetShardIterator")?;
+        let token = IteratorToken {
+            stream_uid: stream.uid,
+            shard_index: shard_id.0,
+            offset,
+            issued_at: now,
+        };
+        Ok(token.encode(&self.inner.iterator_key))
+    }
+
+    /// The log offset a starting position names on `shard`, with AWS's
+    /// InvalidArgumentException messages (`operation` names the caller).
+    pub(crate) fn start_offset(
+        &self,
+        stream: &crate::stream::Stream,
+        shard: &crate::stream::Shard,
+        start: &IteratorStart,
+        now: Millis,
+        operation: &str,
+    ) -> EngineResult<u64> {
+        let account = self.inner.config.account.as_str();
+        let shard_id = shard.id;
         let offset = match start {
             IteratorStart::TrimHorizon => shard.log.bounds().start,
             IteratorStart::Latest => shard.log.bounds().end,
             IteratorStart::AtTimestamp(at) => {
+                let at = *at;
                 if at > now {
                     return Err(EngineError::InvalidArgument(format!(
                         "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {}, currentTimestampInMillis: {}",
@@ -78,11 +100,10 @@ impl Engine {
                 }
                 shard.log.offset_at_time(at)?
             }
-            IteratorStart::AtSequenceNumber(ref text)
-            | IteratorStart::AfterSequenceNumber(ref text) => {
+            IteratorStart::AtSequenceNumber(text) | IteratorStart::AfterSequenceNumber(text) => {
                 let invalid = |suffix: &str| {
                     EngineError::InvalidArgument(format!(
-                        "StartingSequenceNumber {text} used in GetShardIterator on shard {shard_id} in stream {} under account {account} is invalid{suffix}.",
+                        "StartingSequenceNumber {text} used in {operation} on shard {shard_id} in stream {} under account {account} is invalid{suffix}.",
                         stream.name
                     ))
                 };
@@ -97,18 +118,13 @@ impl Engine {
                     return Err(invalid(" because it did not come from this stream"));
                 }
                 match start {
-                    IteratorStart::AfterSequenceNumber(_) => sequence.offset.saturating_add(1),
-                    _ => sequence.offset,
+                    // Number n belongs to the record at offset n - 1 (see Shard::sequence_number).
+                    IteratorStart::AfterSequenceNumber(_) => sequence.offset,
+                    _ => sequence.offset.saturating_sub(1),
                 }
             }
         };
-        let token = IteratorToken {
-            stream_uid: stream.uid,
-            shard_index: shard_id.0,
-            offset,
-            issued_at: now,
-        };
-        Ok(token.encode(&self.inner.iterator_key))
+        Ok(offset)
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 use riffle_model::Millis;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::LocalConfig;
 use super::batch::{self, Take};
@@ -31,6 +31,8 @@ pub struct LocalShardLog {
     /// however many appends arrive before the next sync (group commit).
     queued_for_sync: AtomicBool,
     state: Mutex<ShardState>,
+    /// Publishes the committed end to readers waiting for new records.
+    commits: watch::Sender<u64>,
 }
 
 #[derive(Debug)]
@@ -132,6 +134,7 @@ impl LocalShardLog {
             syncer,
             this: this.clone(),
             queued_for_sync: AtomicBool::new(false),
+            commits: watch::Sender::new(committed_end),
             state: Mutex::new(state),
         }))
     }
@@ -204,6 +207,7 @@ impl LocalShardLog {
         if target_end > state.committed_end {
             state.committed_end = target_end;
             state.committed_last_arrival = target_arrival;
+            self.commits.send_replace(target_end);
         }
         while state
             .waiters
@@ -288,6 +292,7 @@ impl ShardLog for LocalShardLog {
                 active.committed_len = active.len;
                 state.committed_end = end_offset;
                 state.committed_last_arrival = Some(arrival);
+                self.commits.send_replace(end_offset);
                 drop(state);
                 if matches!(self.config.durability, Durability::Interval { .. }) {
                     self.request_sync();
@@ -407,6 +412,10 @@ impl ShardLog for LocalShardLog {
 
     fn sync(&self) -> Result<(), StoreError> {
         self.sync_now()
+    }
+
+    fn watch_commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     fn expire_before(&self, cutoff: Millis) -> Result<(), StoreError> {

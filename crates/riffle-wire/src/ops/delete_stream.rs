@@ -13,10 +13,6 @@ struct Request {
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     stream_id: Option<String>,
-    #[allow(
-        dead_code,
-        reason = "consumers arrive with enhanced fan-out; there are none to enforce yet"
-    )]
     enforce_consumer_deletion: Option<bool>,
 }
 
@@ -28,7 +24,7 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
         request.stream_id.as_deref(),
     )?;
     engine
-        .delete_stream(&stream)
+        .delete_stream(&stream, request.enforce_consumer_deletion.unwrap_or(false))
         .map_err(|err| engine_error(engine, err))?;
     Ok(Vec::new())
 }

@@ -30,7 +30,7 @@ struct Response<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct RecordJson<'a> {
+pub(crate) struct RecordJson<'a> {
     sequence_number: String,
     #[serde(serialize_with = "serialize_millis")]
     approximate_arrival_timestamp: Millis,
@@ -45,7 +45,7 @@ struct RecordJson<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ChildShardJson {
+pub(crate) struct ChildShardJson {
     shard_id: String,
     parent_shards: Vec<String>,
     hash_key_range: HashKeyRangeJson,
@@ -66,24 +66,39 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
         records: output
             .records
             .iter()
-            .map(|r| RecordJson {
-                sequence_number: r.sequence.to_string(),
-                approximate_arrival_timestamp: r.arrival,
-                data: &r.data,
-                partition_key: std::str::from_utf8(&r.partition_key).unwrap_or_default(),
-                encryption_type: output.encrypted.then_some("KMS"),
-            })
+            .map(|r| RecordJson::new(r, output.encrypted))
             .collect(),
         next_shard_iterator: output.next_iterator,
         millis_behind_latest: output.millis_behind_latest,
         child_shards: output
             .child_shards
             .into_iter()
-            .map(|c| ChildShardJson {
-                shard_id: c.id.to_string(),
-                parent_shards: c.parents.iter().map(|p| p.to_string()).collect(),
-                hash_key_range: c.hash_range.into(),
-            })
+            .map(ChildShardJson::from)
             .collect(),
     })
+}
+
+impl<'a> RecordJson<'a> {
+    pub(crate) fn new(
+        record: &'a riffle_engine::ops::get_records::ReadRecord,
+        encrypted: bool,
+    ) -> RecordJson<'a> {
+        RecordJson {
+            sequence_number: record.sequence.to_string(),
+            approximate_arrival_timestamp: record.arrival,
+            data: &record.data,
+            partition_key: std::str::from_utf8(&record.partition_key).unwrap_or_default(),
+            encryption_type: encrypted.then_some("KMS"),
+        }
+    }
+}
+
+impl From<riffle_engine::ops::get_records::ChildShard> for ChildShardJson {
+    fn from(child: riffle_engine::ops::get_records::ChildShard) -> ChildShardJson {
+        ChildShardJson {
+            shard_id: child.id.to_string(),
+            parent_shards: child.parents.iter().map(|p| p.to_string()).collect(),
+            hash_key_range: child.hash_range.into(),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 use riffle_engine::Engine;
 use riffle_engine::ops::get_shard_iterator::IteratorStart;
+use riffle_model::Millis;
 use serde::{Deserialize, Serialize};
 
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
@@ -39,31 +40,43 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
         .shard_iterator_type
         .as_deref()
         .expect("validated as required");
-    let sequence = request.starting_sequence_number;
-    let must_either = |what: &str| {
-        AwsError::invalid_argument(format!(
-            "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {kind} and {what} StartingSequenceNumber."
-        ))
-    };
-    let start = match kind {
-        "TRIM_HORIZON" | "LATEST" if sequence.is_some() => return Err(must_either("also a")),
-        "TRIM_HORIZON" => IteratorStart::TrimHorizon,
-        "LATEST" => IteratorStart::Latest,
-        "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence.ok_or_else(|| must_either("no"))?),
-        "AFTER_SEQUENCE_NUMBER" => IteratorStart::AfterSequenceNumber(sequence.ok_or_else(|| must_either("no"))?),
-        _ => IteratorStart::AtTimestamp(
-            request.timestamp.map(|t| t.0).ok_or_else(|| {
-                AwsError::invalid_argument(
-                    "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.",
-                )
-            })?,
-        ),
-    };
+    let start = iterator_start(
+        kind,
+        request.starting_sequence_number,
+        request.timestamp.map(|t| t.0),
+    )?;
     let shard = request.shard_id.as_deref().expect("validated as required");
     let iterator = engine
         .get_shard_iterator(&stream, shard, start)
         .map_err(|err| engine_error(engine, err))?;
     encode(&Response {
         shard_iterator: iterator,
+    })
+}
+
+/// Turns an iterator type and its arguments into a starting position, with
+/// AWS's messages for a missing or superfluous argument. SubscribeToShard's
+/// StartingPosition uses it too.
+pub(crate) fn iterator_start(
+    kind: &str,
+    sequence: Option<String>,
+    timestamp: Option<Millis>,
+) -> Result<IteratorStart, AwsError> {
+    let must_either = |what: &str| {
+        AwsError::invalid_argument(format!(
+            "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {kind} and {what} StartingSequenceNumber."
+        ))
+    };
+    Ok(match kind {
+        "TRIM_HORIZON" | "LATEST" if sequence.is_some() => return Err(must_either("also a")),
+        "TRIM_HORIZON" => IteratorStart::TrimHorizon,
+        "LATEST" => IteratorStart::Latest,
+        "AT_SEQUENCE_NUMBER" => IteratorStart::AtSequenceNumber(sequence.ok_or_else(|| must_either("no"))?),
+        "AFTER_SEQUENCE_NUMBER" => IteratorStart::AfterSequenceNumber(sequence.ok_or_else(|| must_either("no"))?),
+        _ => IteratorStart::AtTimestamp(timestamp.ok_or_else(|| {
+            AwsError::invalid_argument(
+                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.",
+            )
+        })?),
     })
 }

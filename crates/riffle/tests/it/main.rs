@@ -7,6 +7,7 @@ mod clients;
 mod control;
 mod crash;
 mod errors;
+mod fanout;
 mod records;
 mod reshard;
 mod streams;

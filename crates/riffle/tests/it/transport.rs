@@ -471,3 +471,164 @@ async fn cbor_errors_are_cbor_with_aws_types_and_messages() {
         Some("SerializationException")
     );
 }
+
+/// Splits complete event-stream messages off the front of `buffer`,
+/// checking both CRCs, as (headers, payload).
+/// An event-stream message: its string headers and its payload.
+type Message = (Vec<(String, String)>, Vec<u8>);
+
+fn take_messages(buffer: &mut Vec<u8>) -> Vec<Message> {
+    let mut messages = Vec::new();
+    while buffer.len() >= 12 {
+        let total = u32::from_be_bytes(buffer[0..4].try_into().unwrap()) as usize;
+        if buffer.len() < total {
+            break;
+        }
+        let message: Vec<u8> = buffer.drain(..total).collect();
+        let headers_len = u32::from_be_bytes(message[4..8].try_into().unwrap()) as usize;
+        assert_eq!(
+            u32::from_be_bytes(message[8..12].try_into().unwrap()),
+            crc32(&message[..8]),
+            "prelude CRC"
+        );
+        assert_eq!(
+            u32::from_be_bytes(message[total - 4..].try_into().unwrap()),
+            crc32(&message[..total - 4]),
+            "message CRC"
+        );
+        let mut headers = Vec::new();
+        let mut at = 12;
+        while at < 12 + headers_len {
+            let name_len = message[at] as usize;
+            let name = String::from_utf8(message[at + 1..at + 1 + name_len].to_vec()).unwrap();
+            at += 1 + name_len;
+            assert_eq!(message[at], 7, "string header");
+            let value_len = u16::from_be_bytes([message[at + 1], message[at + 2]]) as usize;
+            let value = String::from_utf8(message[at + 3..at + 3 + value_len].to_vec()).unwrap();
+            at += 3 + value_len;
+            headers.push((name, value));
+        }
+        messages.push((headers, message[12 + headers_len..total - 4].to_vec()));
+    }
+    messages
+}
+
+/// CRC-32 (IEEE), bit by bit: an independent check of the server's framing.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> &'h str {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn subscribe_to_shard_streams_cbor_events_over_h2c() {
+    let riffle = Riffle::start();
+    riffle.create_stream("h2sub", 1).await;
+    for i in 0..3u8 {
+        riffle
+            .client
+            .put_record()
+            .stream_name("h2sub")
+            .partition_key("k")
+            .data(vec![i].into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let consumer = riffle
+        .client
+        .register_stream_consumer()
+        .stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/h2sub")
+        .consumer_name("raw")
+        .send()
+        .await
+        .unwrap()
+        .consumer()
+        .unwrap()
+        .consumer_arn()
+        .to_owned();
+    let body = cbor_bytes(&map(vec![
+        ("ConsumerARN", Cbor::Text(consumer)),
+        ("ShardId", Cbor::Text("shardId-000000000000".into())),
+        (
+            "StartingPosition",
+            map(vec![("Type", Cbor::Text("TRIM_HORIZON".into()))]),
+        ),
+    ]));
+    let stream = TcpStream::connect(riffle.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = Request::builder()
+        .method("POST")
+        .uri(format!("http://{}/", riffle.addr))
+        .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+        .header("content-type", "application/x-amz-cbor-1.1")
+        .header("authorization", SIGNED)
+        .header("x-amz-date", "20261122T030000Z")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.amazon.eventstream"
+    );
+    let mut body = response.into_body();
+    let mut buffer = Vec::new();
+    let mut messages = Vec::new();
+    let mut records = Vec::new();
+    while records.len() < 3 {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(20), body.frame())
+            .await
+            .expect("a frame")
+            .unwrap()
+            .unwrap();
+        buffer.extend_from_slice(frame.data_ref().expect("data"));
+        for (headers, payload) in take_messages(&mut buffer) {
+            if header(&headers, ":event-type") == "SubscribeToShardEvent" {
+                let event: Cbor = ciborium::de::from_reader(payload.as_slice()).unwrap();
+                for record in field(&event, "Records").as_array().unwrap() {
+                    records.push(field(record, "Data").as_bytes().unwrap().clone());
+                }
+                assert!(
+                    field(&event, "ContinuationSequenceNumber")
+                        .as_text()
+                        .is_some()
+                );
+            }
+            messages.push(headers);
+        }
+    }
+    assert_eq!(
+        header(&messages[0], ":event-type"),
+        "initial-response",
+        "the initial response comes first"
+    );
+    assert!(
+        messages
+            .iter()
+            .all(|h| header(h, ":message-type") == "event"
+                && header(h, ":content-type") == "application/x-amz-cbor-1.1")
+    );
+    assert_eq!(records, [vec![0u8], vec![1], vec![2]]);
+}

@@ -1,0 +1,150 @@
+//! SubscribeToShard: an HTTP 200 whose body is an event stream.
+//!
+//! Errors found before streaming starts are ordinary error responses. Then
+//! an `initial-response` event goes first, followed by one
+//! `SubscribeToShardEvent` per batch of records (or heartbeat); an error
+//! while streaming is sent as an exception event and ends the stream. The
+//! channel to the transport holds one event, so a slow reader holds back
+//! only its own subscription.
+
+use bytes::Bytes;
+use riffle_engine::Engine;
+use riffle_engine::ops::subscribe::SubscribeEvent;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::get_records::{ChildShardJson, RecordJson};
+use super::get_shard_iterator::iterator_start;
+use crate::dispatch::{decode, encode_as, engine_error};
+use crate::error::AwsError;
+use crate::eventstream;
+use crate::json::Timestamp;
+use crate::protocol::{self, Format};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    #[serde(rename = "ConsumerARN")]
+    consumer_arn: Option<String>,
+    shard_id: Option<String>,
+    starting_position: Option<StartingPosition>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartingPosition {
+    #[serde(rename = "Type")]
+    kind: Option<String>,
+    sequence_number: Option<String>,
+    timestamp: Option<Timestamp>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EventJson<'a> {
+    records: Vec<RecordJson<'a>>,
+    continuation_sequence_number: String,
+    millis_behind_latest: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    child_shards: Vec<ChildShardJson>,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+/// Events buffered between a subscription and its connection.
+const EVENTS_IN_FLIGHT_MAX: usize = 1;
+
+pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<mpsc::Receiver<Bytes>, AwsError> {
+    let request: Request = decode(body)?;
+    let position = request
+        .starting_position
+        .expect("the model requires StartingPosition");
+    let kind = position
+        .kind
+        .as_deref()
+        .expect("the model requires StartingPosition.Type");
+    let start = iterator_start(
+        kind,
+        position.sequence_number,
+        position.timestamp.map(|t| t.0),
+    )?;
+    let consumer = request
+        .consumer_arn
+        .as_deref()
+        .expect("the model requires ConsumerARN");
+    let shard = request
+        .shard_id
+        .as_deref()
+        .expect("the model requires ShardId");
+    let mut subscription = engine
+        .subscribe_to_shard(consumer, shard, start)
+        .map_err(|err| engine_error(engine, err))?;
+
+    let format = protocol::current();
+    let content_type = format.content_type();
+    let (sender, receiver) = mpsc::channel(EVENTS_IN_FLIGHT_MAX);
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        let initial = encode_as(format, &Empty {}).unwrap_or_default();
+        if sender
+            .send(eventstream::event(
+                "initial-response",
+                content_type,
+                &initial,
+            ))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        while let Some(next) = subscription.next_event().await {
+            let frame = match next {
+                Ok(event) => match encode_event(format, &event) {
+                    Ok(payload) => {
+                        eventstream::event("SubscribeToShardEvent", content_type, &payload)
+                    }
+                    Err(_) => break,
+                },
+                Err(err) => {
+                    let aws = engine_error(&engine, err);
+                    let payload = aws.body(format);
+                    let _ = sender
+                        .send(eventstream::exception(
+                            aws.type_name,
+                            content_type,
+                            &payload,
+                        ))
+                        .await;
+                    break;
+                }
+            };
+            // The connection is gone: dropping the subscription frees its lease.
+            if sender.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    Ok(receiver)
+}
+
+fn encode_event(format: Format, event: &SubscribeEvent) -> Result<Vec<u8>, AwsError> {
+    encode_as(
+        format,
+        &EventJson {
+            records: event
+                .records
+                .iter()
+                .map(|r| RecordJson::new(r, event.encrypted))
+                .collect(),
+            continuation_sequence_number: event.continuation.to_string(),
+            millis_behind_latest: event.millis_behind_latest,
+            child_shards: event
+                .child_shards
+                .iter()
+                .cloned()
+                .map(ChildShardJson::from)
+                .collect(),
+        },
+    )
+}
