@@ -8,9 +8,11 @@
 //! - [`serve`]: the accept loop and graceful shutdown. Start here.
 //! - [`request`]: one request → one response, with AWS's request-id headers.
 //! - [`body`]: whole response bodies, or SubscribeToShard's event stream.
+//! - [`tls`]: the optional TLS listener's certificate (from files or self-signed).
 
 pub mod body;
 pub mod request;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use riffle_engine::Engine;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 /// Open connections at once; past this, new connections wait to be accepted.
 pub const CONNECTIONS_MAX: usize = 10_000;
@@ -30,14 +33,36 @@ pub const CONNECTIONS_MAX: usize = 10_000;
 /// How long shutdown waits for in-flight requests before closing connections.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Serves Kinesis on `listener` until `shutdown` resolves, then stops
+/// Where to listen: the plain port (HTTP/1.1 and h2c), and optionally a
+/// TLS port (ALPN h2 and http/1.1).
+pub struct Listeners {
+    pub plain: TcpListener,
+    pub tls: Option<(TcpListener, TlsAcceptor)>,
+}
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listeners")
+            .field("plain", &self.plain.local_addr().ok())
+            .field(
+                "tls",
+                &self
+                    .tls
+                    .as_ref()
+                    .and_then(|(listener, _)| listener.local_addr().ok()),
+            )
+            .finish()
+    }
+}
+
+/// Serves Kinesis on `listeners` until `shutdown` resolves, then stops
 /// accepting, lets in-flight requests finish (up to [`SHUTDOWN_GRACE`]) and
 /// syncs the engine's storage.
 ///
 /// # Errors
 /// The final storage sync failed.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     engine: Engine,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), riffle_engine::EngineError> {
@@ -51,30 +76,62 @@ pub async fn serve(
             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Usually EMFILE: back off instead of spinning.
-                    tracing::warn!(error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let accept_tls = async {
+            match &listeners.tls {
+                Some((listener, acceptor)) => (listener.accept().await, Some(acceptor.clone())),
+                None => std::future::pending().await,
+            }
+        };
+        let (accepted, tls) = tokio::select! {
+            accepted = listeners.plain.accept() => (accepted, None),
+            accepted = accept_tls => accepted,
             () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Usually EMFILE: back off instead of spinning.
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let engine = engine.clone();
-        let service = service_fn(move |req| {
-            let engine = engine.clone();
-            async move { Ok::<_, std::convert::Infallible>(request::handle(&engine, req).await) }
-        });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            let service = service_fn(move |req| {
+                let engine = engine.clone();
+                async move { Ok::<_, std::convert::Infallible>(request::handle(&engine, req).await) }
+            });
+            let result = match tls {
+                None => {
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .into_owned(),
+                        )
+                        .await
+                }
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => {
+                        watcher
+                            .watch(
+                                builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .into_owned(),
+                            )
+                            .await
+                    }
+                    Err(err) => {
+                        tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                        Ok(())
+                    }
+                },
+            };
+            if let Err(err) = result {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
             drop(permit);

@@ -66,6 +66,20 @@ struct ServeArgs {
     /// `riffle.enforce-limits` tag (true/false) overrides this.
     #[arg(long, env = "RIFFLE_ENFORCE_LIMITS")]
     enforce_limits: bool,
+    /// Also serve TLS (ALPN h2 and http/1.1) on this address. Needs
+    /// --tls-cert and --tls-key, or --tls-self-signed.
+    #[arg(long, env = "RIFFLE_TLS_LISTEN")]
+    tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for the TLS listener.
+    #[arg(long, env = "RIFFLE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for the TLS listener.
+    #[arg(long, env = "RIFFLE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Use a self-signed certificate for localhost and 127.0.0.1, kept in
+    /// the data directory (tls-self-signed.pem); for local development.
+    #[arg(long, env = "RIFFLE_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
     /// The 12-digit account id used in ARNs and messages.
     #[arg(long, env = "RIFFLE_ACCOUNT_ID", default_value = "000000000000")]
     account_id: String,
@@ -130,13 +144,52 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let tls = match (
+        args.tls_listen,
+        &args.tls_cert,
+        &args.tls_key,
+        args.tls_self_signed,
+    ) {
+        (None, None, _, false) => None,
+        (None, _, _, _) => anyhow::bail!("--tls-cert/--tls-self-signed need --tls-listen"),
+        (Some(_), None, _, false) => {
+            anyhow::bail!("--tls-listen needs --tls-cert and --tls-key, or --tls-self-signed")
+        }
+        (Some(tls_addr), cert, key, self_signed) => {
+            let acceptor = if self_signed {
+                let (acceptor, _) = riffle_server::tls::self_signed(&args.data_dir)?;
+                tracing::info!(cert = %args.data_dir.join("tls-self-signed.pem").display(), "using a self-signed certificate");
+                acceptor
+            } else {
+                let (cert, key) = (
+                    cert.as_ref().expect("checked"),
+                    key.as_ref().expect("clap requires both"),
+                );
+                riffle_server::tls::from_files(cert, key)?
+            };
+            let tls_listener = TcpListener::bind(tls_addr)
+                .await
+                .with_context(|| format!("binding {tls_addr}"))?;
+            let tls_local = tls_listener.local_addr()?;
+            tracing::info!(tls_addr = %tls_local, "riffle serving TLS on https://{tls_local} (h2 and HTTP/1.1)");
+            Some((tls_listener, acceptor))
+        }
+    };
     tracing::info!(
         addr = %addr,
         data_dir = %args.data_dir.display(),
         durability = ?args.durability,
         "riffle listening on http://{addr} (HTTP/1.1 and h2c)"
     );
-    riffle_server::serve(listener, engine, shutdown_signal()).await?;
+    riffle_server::serve(
+        riffle_server::Listeners {
+            plain: listener,
+            tls,
+        },
+        engine,
+        shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 

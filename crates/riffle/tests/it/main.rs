@@ -11,4 +11,5 @@ mod fanout;
 mod records;
 mod reshard;
 mod streams;
+mod tls;
 mod transport;

@@ -16,6 +16,8 @@ use aws_sdk_kinesis::types::ShardIteratorType;
 pub(crate) struct Riffle {
     child: Child,
     pub(crate) addr: SocketAddr,
+    /// The TLS listener's address, when started with `--tls-listen`.
+    pub(crate) tls_addr: Option<SocketAddr>,
     /// Keeps a temporary data directory alive for the server's lifetime.
     _temp: Option<tempfile::TempDir>,
     pub(crate) client: Client,
@@ -56,30 +58,36 @@ impl Riffle {
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
             let mut sender = Some(sender);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line
-                    .split("addr=")
+            let mut tls_addr: Option<SocketAddr> = None;
+            let field = |line: &str, name: &str| {
+                line.split(name)
                     .nth(1)
                     .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|v| v.parse().ok())
+            };
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // The TLS line comes first; the plain listener's line means ready.
+                if let Some(addr) = field(&line, " tls_addr=") {
+                    tls_addr = Some(addr);
+                }
+                if let Some(addr) = field(&line, " addr=")
                     && let Some(sender) = sender.take()
                 {
-                    let _ = sender.send(
-                        addr.parse::<SocketAddr>()
-                            .expect("addr= holds a socket address"),
-                    );
+                    let _ = sender.send((addr, tls_addr));
                 }
                 if std::env::var_os("RIFFLE_TEST_LOG").is_some() {
                     eprintln!("[riffle] {line}");
                 }
             }
         });
-        let addr = receiver
+        let (addr, tls_addr) = receiver
             .recv_timeout(Duration::from_secs(20))
             .expect("riffle printed its listening address");
         let client = client_for(addr);
         Riffle {
             child,
             addr,
+            tls_addr,
             _temp: None,
             client,
         }
