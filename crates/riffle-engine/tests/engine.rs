@@ -637,3 +637,47 @@ fn walk_shard_dirs(logs: &std::path::Path) -> usize {
         .map(|stream| std::fs::read_dir(stream.unwrap().path()).unwrap().count())
         .sum()
 }
+
+mod fan_out {
+    use super::*;
+    use riffle_engine::ops::subscribe::HEARTBEAT;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_subscription_gets_heartbeats_and_a_slow_one_never_blocks_writers() {
+        let (_dir, _clock, engine) = setup("fan", 1).await;
+        let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/fan";
+        let consumer = engine
+            .register_consumer(
+                &StreamRef::Arn(riffle_model::StreamArn::parse(arn).unwrap()),
+                "slow",
+            )
+            .unwrap();
+        let mut subscription = engine
+            .subscribe_to_shard(&consumer.arn, "shardId-000000000000", IteratorStart::Latest)
+            .unwrap();
+        // Idle: the (paused) clock jumps to the heartbeat and an empty event arrives.
+        let event = tokio::time::timeout(HEARTBEAT * 2, subscription.next_event())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(event.records.is_empty());
+        // Never polled while thousands of records are written: writers do not wait for it.
+        for i in 0..2_000 {
+            put(&engine, "fan", &format!("r{i}")).await;
+        }
+        let mut received = 0;
+        while received < 2_000 {
+            let event = subscription.next_event().await.unwrap().unwrap();
+            for (k, record) in event.records.iter().enumerate() {
+                assert_eq!(
+                    &record.data[..],
+                    format!("r{}", received + k).as_bytes(),
+                    "in order, once each"
+                );
+            }
+            received += event.records.len();
+        }
+        assert_eq!(received, 2_000);
+    }
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Runs the same bounded workloads against Riffle and its peers on this
+# machine, on loopback, and writes BENCHMARKS.md with the ratios.
+#
+#   bash bench/compare.sh            # all servers that can be installed
+#   PEERS="riffle kinesalite" bash bench/compare.sh
+#
+# Peers are installed from the registries on first use into target/peers:
+# kinesalite and kinesis-local (npm), ferrokinesis (crates.io).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PEERS=${PEERS:-"riffle kinesalite kinesis-local ferrokinesis-memory ferrokinesis-durable"}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+PEER_DIR=$ROOT/target/peers
+RESULTS=$ROOT/bench/results/$(date -u +%Y-%m-%d)-$(hostname).jsonl
+mkdir -p "$PEER_DIR" "$(dirname "$RESULTS")"
+: > "$RESULTS"
+
+cargo build --release -p riffle -p riffle-bench
+BENCH=$ROOT/target/release/riffle-bench
+
+install_peers() {
+    if [[ ! -x $PEER_DIR/node_modules/.bin/kinesalite ]]; then
+        (cd "$PEER_DIR" && npm install --no-audit --no-fund kinesalite@3.3.3 kinesis-local >/dev/null)
+    fi
+    if [[ ! -x $PEER_DIR/bin/ferrokinesis ]]; then
+        cargo install ferrokinesis --version 0.7.0 --root "$PEER_DIR" --locked
+    fi
+}
+
+PORT=4610
+SERVER_PID=
+start_server() {
+    local name=$1 data
+    data=$(mktemp -d)
+    PORT=$((PORT + 1))
+    case $name in
+        riffle) "$ROOT/target/release/riffle" serve --listen 127.0.0.1:$PORT --data-dir "$data" \
+                    --create-delay-ms 0 --delete-delay-ms 0 2>/dev/null & ;;
+        kinesalite) "$PEER_DIR/node_modules/.bin/kinesalite" --port $PORT --createStreamMs 0 \
+                    --deleteStreamMs 0 --updateStreamMs 0 --path "$data" >/dev/null 2>&1 & ;;
+        kinesis-local) (cd "$PEER_DIR/node_modules/kinesis-local" && KINESIS_MOCK_PLAIN_PORT=$PORT \
+                    KINESIS_MOCK_TLS_PORT=$((PORT + 500)) CREATE_STREAM_DURATION=0ms DELETE_STREAM_DURATION=0ms \
+                    LOG_LEVEL=ERROR exec node main.js >/dev/null 2>&1) & ;;
+        ferrokinesis-memory) "$PEER_DIR/bin/ferrokinesis" --port $PORT --create-stream-ms 0 \
+                    --delete-stream-ms 0 >/dev/null 2>&1 & ;;
+        ferrokinesis-durable) "$PEER_DIR/bin/ferrokinesis" --port $PORT --create-stream-ms 0 \
+                    --delete-stream-ms 0 --state-dir "$data" >/dev/null 2>&1 & ;;
+    esac
+    SERVER_PID=$!
+    local started=$EPOCHREALTIME
+    for _ in $(seq 1 600); do
+        if curl -s -o /dev/null -X POST -H 'X-Amz-Target: Kinesis_20131202.ListStreams' \
+            -H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Date: 20261122T000000Z' \
+            -H 'Authorization: AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=0' \
+            -d '{}' "http://127.0.0.1:$PORT/"; then
+            local ms
+            ms=$(python3 -c "print(round(($EPOCHREALTIME - $started) * 1000, 1))")
+            echo "{\"label\":\"$name\",\"workload\":\"startup\",\"params\":{},\"startup_ms\":$ms,\"idle_rss_mib\":$(rss_mib)}" >> "$RESULTS"
+            return 0
+        fi
+        sleep 0.02
+    done
+    echo "$name did not start" >&2
+    return 1
+}
+
+rss_mib() {
+    local pid=$SERVER_PID
+    # The server may run under a wrapper subshell: take the largest RSS in its process tree.
+    ps -o rss= --ppid "$pid" -p "$pid" 2>/dev/null | sort -n | tail -1 | awk '{printf "%.1f", $1/1024}'
+}
+
+stop_server() {
+    pkill -P "$SERVER_PID" 2>/dev/null || true
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+
+run() {
+    local name=$1; shift
+    timeout 300 "$BENCH" --endpoint 127.0.0.1:$PORT --label "$name" "$@" >> "$RESULTS" \
+        || echo "{\"label\":\"$name\",\"workload\":\"$1\",\"error\":true}" >> "$RESULTS"
+}
+
+install_peers
+for peer in $PEERS; do
+    echo "== $peer" >&2
+    start_server "$peer" || continue
+    run "$peer" put-records --batch 500 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
+    run "$peer" put-records --batch 500 --record-bytes 1024 --seconds "$SECONDS_PER_RUN"
+    run "$peer" put-record --clients 16 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
+    run "$peer" put-record --clients 64 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
+    run "$peer" read --records 100000 --record-bytes 100
+    run "$peer" tail --rate 100 --seconds "$SECONDS_PER_RUN"
+    run "$peer" tail --rate 1000 --seconds "$SECONDS_PER_RUN"
+    echo "{\"label\":\"$peer\",\"workload\":\"rss-after\",\"params\":{},\"rss_mib\":$(rss_mib)}" >> "$RESULTS"
+    stop_server
+done
+python3 "$ROOT/bench/report.py" "$RESULTS" > "$ROOT/BENCHMARKS.md"
+echo "wrote BENCHMARKS.md from $RESULTS" >&2

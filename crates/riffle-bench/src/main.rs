@@ -1,0 +1,638 @@
+//! `riffle-bench`: drives any Kinesis endpoint on loopback with a bounded
+//! workload and reports throughput and latency percentiles, as a table and
+//! as one JSON line (for `bench/compare.sh`).
+//!
+//! It speaks raw AWS JSON 1.1 over pooled HTTP/1.1 keep-alive connections,
+//! so the client costs little next to the server being measured.
+//!
+//! Workloads:
+//! - `put-records`: PutRecords batches from several connections.
+//! - `put-record`: single PutRecord calls from many concurrent clients.
+//! - `read`: catch-up reading of everything in the stream from TRIM_HORIZON.
+//! - `tail`: puts at a fixed rate while a reader polls the tip; reports
+//!   put-acknowledged → record-visible latency.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpStream;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "riffle-bench",
+    about = "Benchmark a Kinesis endpoint on loopback"
+)]
+struct Cli {
+    /// The endpoint, e.g. 127.0.0.1:4567 (loopback only unless --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:4567")]
+    endpoint: SocketAddr,
+    /// Permit a non-loopback endpoint.
+    #[arg(long)]
+    allow_remote: bool,
+    /// A label for the JSON line (e.g. the server's name).
+    #[arg(long, default_value = "riffle")]
+    label: String,
+    #[command(subcommand)]
+    workload: Workload,
+}
+
+#[derive(Subcommand, Debug)]
+enum Workload {
+    /// PutRecords batches from `connections` connections.
+    PutRecords {
+        #[arg(long, default_value_t = 4)]
+        shards: u32,
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        #[arg(long, default_value_t = 100)]
+        record_bytes: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 20_000)]
+        batches_max: u64,
+    },
+    /// Single PutRecord calls from `clients` concurrent clients.
+    PutRecord {
+        #[arg(long, default_value_t = 4)]
+        shards: u32,
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 100)]
+        record_bytes: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 2_000_000)]
+        requests_max: u64,
+    },
+    /// Fills a stream with `records` records, then reads them all back from TRIM_HORIZON.
+    Read {
+        #[arg(long, default_value_t = 4)]
+        shards: u32,
+        #[arg(long, default_value_t = 200_000)]
+        records: u64,
+        #[arg(long, default_value_t = 100)]
+        record_bytes: usize,
+    },
+    /// Puts `rate` records a second for `seconds` while a reader polls the tip.
+    Tail {
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 100)]
+        record_bytes: usize,
+    },
+}
+
+/// One pooled HTTP/1.1 connection speaking AWS JSON 1.1.
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    endpoint: SocketAddr,
+}
+
+impl Connection {
+    async fn open(endpoint: SocketAddr) -> anyhow::Result<Connection> {
+        let stream = TcpStream::connect(endpoint)
+            .await
+            .with_context(|| format!("connecting to {endpoint}"))?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        Ok(Connection { sender, endpoint })
+    }
+
+    /// Calls an operation; returns the status and body.
+    async fn call(&mut self, operation: &str, body: Vec<u8>) -> anyhow::Result<(u16, Bytes)> {
+        self.sender.ready().await?;
+        let request = Request::builder()
+            .method("POST")
+            .uri(format!("http://{}/", self.endpoint))
+            .header("host", self.endpoint.to_string())
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("Kinesis_20131202.{operation}"))
+            .header("x-amz-date", "20261122T000000Z")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKID/20261122/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=0",
+            )
+            .body(Full::new(Bytes::from(body)))?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
+    async fn call_ok(&mut self, operation: &str, body: serde_json::Value) -> anyhow::Result<Bytes> {
+        let (status, answer) = self.call(operation, serde_json::to_vec(&body)?).await?;
+        if status != 200 {
+            bail!(
+                "{operation} failed with {status}: {}",
+                String::from_utf8_lossy(&answer)
+            );
+        }
+        Ok(answer)
+    }
+}
+
+/// Latencies in microseconds, summarised exactly by sorting.
+#[derive(Default)]
+struct Latencies(Vec<u64>);
+
+impl Latencies {
+    fn record(&mut self, elapsed: Duration) {
+        self.0.push(elapsed.as_micros() as u64);
+    }
+
+    fn percentile_ms(&mut self, p: f64) -> f64 {
+        if self.0.is_empty() {
+            return 0.0;
+        }
+        self.0.sort_unstable();
+        let index = ((self.0.len() as f64 * p / 100.0).ceil() as usize).clamp(1, self.0.len()) - 1;
+        self.0[index] as f64 / 1000.0
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{prefix}-{nanos}")
+}
+
+/// Creates a stream and waits (bounded) until it is ACTIVE.
+async fn create_stream(endpoint: SocketAddr, shards: u32) -> anyhow::Result<String> {
+    let name = unique("bench");
+    let mut connection = Connection::open(endpoint).await?;
+    connection
+        .call_ok(
+            "CreateStream",
+            json!({"StreamName": name, "ShardCount": shards}),
+        )
+        .await?;
+    for _ in 0..600 {
+        let body = connection
+            .call_ok("DescribeStream", json!({"StreamName": name}))
+            .await?;
+        let described: serde_json::Value = serde_json::from_slice(&body)?;
+        if described["StreamDescription"]["StreamStatus"] == "ACTIVE" {
+            return Ok(name);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("stream {name} never became ACTIVE")
+}
+
+fn payload(record_bytes: usize) -> String {
+    STANDARD.encode(vec![b'x'; record_bytes])
+}
+
+/// A PutRecords body with `batch` records over varied partition keys.
+fn put_records_body(stream: &str, batch: usize, data: &str, salt: u64) -> Vec<u8> {
+    let mut body = format!("{{\"StreamName\":\"{stream}\",\"Records\":[");
+    for i in 0..batch {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(
+            "{{\"PartitionKey\":\"k{}\",\"Data\":\"{data}\"}}",
+            salt.wrapping_mul(7919).wrapping_add(i as u64)
+        ));
+    }
+    body.push_str("]}");
+    body.into_bytes()
+}
+
+struct Report {
+    workload: &'static str,
+    params: serde_json::Value,
+    metrics: Vec<(&'static str, f64)>,
+}
+
+async fn put_records(
+    endpoint: SocketAddr,
+    shards: u32,
+    connections: usize,
+    batch: usize,
+    record_bytes: usize,
+    seconds: u64,
+    batches_max: u64,
+) -> anyhow::Result<Report> {
+    let stream = Arc::new(create_stream(endpoint, shards).await?);
+    let data = Arc::new(payload(record_bytes));
+    let sent = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..connections {
+        let (stream, data, sent, failed) =
+            (stream.clone(), data.clone(), sent.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::open(endpoint).await?;
+            let mut latencies = Latencies::default();
+            let mut n = 0u64;
+            while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < batches_max {
+                let body = put_records_body(&stream, batch, &data, worker as u64 * 1_000_003 + n);
+                let start = Instant::now();
+                let (status, answer) = connection.call("PutRecords", body).await?;
+                latencies.record(start.elapsed());
+                if status != 200 {
+                    bail!(
+                        "PutRecords failed with {status}: {}",
+                        String::from_utf8_lossy(&answer)
+                    );
+                }
+                let parsed: FailedCount = serde_json::from_slice(&answer)?;
+                failed.fetch_add(parsed.failed_record_count.unwrap_or(0), Ordering::Relaxed);
+                n += 1;
+            }
+            anyhow::Ok((n, latencies))
+        }));
+    }
+    let mut batches = 0;
+    let mut latencies = Latencies::default();
+    for task in tasks {
+        let (n, mut l) = task.await??;
+        batches += n;
+        latencies.0.append(&mut l.0);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let records = (batches * batch as u64).saturating_sub(failed.load(Ordering::Relaxed)) as f64;
+    Ok(Report {
+        workload: "put-records",
+        params: json!({"shards": shards, "connections": connections, "batch": batch, "record_bytes": record_bytes, "seconds": seconds}),
+        metrics: vec![
+            ("records_per_sec", records / elapsed),
+            (
+                "payload_mb_per_sec",
+                records * record_bytes as f64 / elapsed / 1e6,
+            ),
+            ("failed_records", failed.load(Ordering::Relaxed) as f64),
+            ("p50_ms", latencies.percentile_ms(50.0)),
+            ("p99_ms", latencies.percentile_ms(99.0)),
+        ],
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FailedCount {
+    failed_record_count: Option<u64>,
+}
+
+async fn put_record(
+    endpoint: SocketAddr,
+    shards: u32,
+    clients: usize,
+    record_bytes: usize,
+    seconds: u64,
+    requests_max: u64,
+) -> anyhow::Result<Report> {
+    let stream = Arc::new(create_stream(endpoint, shards).await?);
+    let data = Arc::new(payload(record_bytes));
+    let sent = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (stream, data, sent) = (stream.clone(), data.clone(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::open(endpoint).await?;
+            let mut latencies = Latencies::default();
+            let mut n = 0u64;
+            while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < requests_max {
+                let body = format!("{{\"StreamName\":\"{stream}\",\"PartitionKey\":\"c{client}-{n}\",\"Data\":\"{data}\"}}");
+                let start = Instant::now();
+                let (status, answer) = connection.call("PutRecord", body.into_bytes()).await?;
+                latencies.record(start.elapsed());
+                if status != 200 {
+                    bail!("PutRecord failed with {status}: {}", String::from_utf8_lossy(&answer));
+                }
+                n += 1;
+            }
+            anyhow::Ok((n, latencies))
+        }));
+    }
+    let mut requests = 0;
+    let mut latencies = Latencies::default();
+    for task in tasks {
+        let (n, mut l) = task.await??;
+        requests += n;
+        latencies.0.append(&mut l.0);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(Report {
+        workload: "put-record",
+        params: json!({"shards": shards, "clients": clients, "record_bytes": record_bytes, "seconds": seconds}),
+        metrics: vec![
+            ("requests_per_sec", requests as f64 / elapsed),
+            ("p50_ms", latencies.percentile_ms(50.0)),
+            ("p99_ms", latencies.percentile_ms(99.0)),
+            ("p999_ms", latencies.percentile_ms(99.9)),
+        ],
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ShardList {
+    shards: Vec<ShardEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ShardEntry {
+    shard_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IteratorAnswer {
+    shard_iterator: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RecordsPage<'a> {
+    records: Vec<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    next_shard_iterator: Option<&'a str>,
+    millis_behind_latest: Option<u64>,
+}
+
+async fn shard_ids(connection: &mut Connection, stream: &str) -> anyhow::Result<Vec<String>> {
+    let body = connection
+        .call_ok("ListShards", json!({"StreamName": stream}))
+        .await?;
+    Ok(serde_json::from_slice::<ShardList>(&body)?
+        .shards
+        .into_iter()
+        .map(|s| s.shard_id)
+        .collect())
+}
+
+async fn iterator(
+    connection: &mut Connection,
+    stream: &str,
+    shard: &str,
+    kind: &str,
+) -> anyhow::Result<String> {
+    let body = connection
+        .call_ok(
+            "GetShardIterator",
+            json!({"StreamName": stream, "ShardId": shard, "ShardIteratorType": kind}),
+        )
+        .await?;
+    Ok(serde_json::from_slice::<IteratorAnswer>(&body)?.shard_iterator)
+}
+
+async fn read(
+    endpoint: SocketAddr,
+    shards: u32,
+    records: u64,
+    record_bytes: usize,
+) -> anyhow::Result<Report> {
+    let stream = create_stream(endpoint, shards).await?;
+    let data = payload(record_bytes);
+    let mut connection = Connection::open(endpoint).await?;
+    let mut written = 0;
+    while written < records {
+        let batch = (records - written).min(500) as usize;
+        connection
+            .call_ok(
+                "PutRecords",
+                serde_json::from_slice(&put_records_body(&stream, batch, &data, written))?,
+            )
+            .await?;
+        written += batch as u64;
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for shard in shard_ids(&mut connection, &stream).await? {
+        let stream = stream.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut connection = Connection::open(endpoint).await?;
+            let mut it = iterator(&mut connection, &stream, &shard, "TRIM_HORIZON").await?;
+            let mut count = 0u64;
+            loop {
+                let body = connection
+                    .call_ok("GetRecords", json!({"ShardIterator": it, "Limit": 10000}))
+                    .await?;
+                let page: RecordsPage<'_> = serde_json::from_slice(&body)?;
+                count += page.records.len() as u64;
+                match page.next_shard_iterator {
+                    Some(next)
+                        if !page.records.is_empty()
+                            || page.millis_behind_latest.unwrap_or(0) > 0 =>
+                    {
+                        it = next.to_owned()
+                    }
+                    _ => break,
+                }
+            }
+            anyhow::Ok(count)
+        }));
+    }
+    let mut read = 0;
+    for task in tasks {
+        read += task.await??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if read < records {
+        bail!("read {read} of {records} records");
+    }
+    Ok(Report {
+        workload: "read",
+        params: json!({"shards": shards, "records": records, "record_bytes": record_bytes}),
+        metrics: vec![
+            ("records_per_sec", read as f64 / elapsed),
+            (
+                "payload_mb_per_sec",
+                read as f64 * record_bytes as f64 / elapsed / 1e6,
+            ),
+        ],
+    })
+}
+
+async fn tail(
+    endpoint: SocketAddr,
+    rate: u64,
+    seconds: u64,
+    record_bytes: usize,
+) -> anyhow::Result<Report> {
+    let stream = create_stream(endpoint, 1).await?;
+    let mut reader = Connection::open(endpoint).await?;
+    let mut it = iterator(&mut reader, &stream, "shardId-000000000000", "LATEST").await?;
+    let total = rate * seconds;
+    // acked[i] = when record i's put was acknowledged.
+    let acked: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
+    let origin = Instant::now();
+    let writer = {
+        let (acked, stream) = (acked.clone(), stream.clone());
+        tokio::spawn(async move {
+            let mut connection = Connection::open(endpoint).await?;
+            let data = payload(record_bytes.saturating_sub(8).max(1));
+            let interval = Duration::from_secs_f64(1.0 / rate as f64);
+            for i in 0..total {
+                let due = origin + interval.mul_f64(i as f64);
+                tokio::time::sleep_until(due.into()).await;
+                let body = format!(
+                    "{{\"StreamName\":\"{stream}\",\"PartitionKey\":\"{i}\",\"Data\":\"{data}\"}}"
+                );
+                connection
+                    .call_ok("PutRecord", serde_json::from_str(&body)?)
+                    .await?;
+                acked[i as usize].store(origin.elapsed().as_micros() as u64 + 1, Ordering::Release);
+            }
+            anyhow::Ok(())
+        })
+    };
+    let mut latencies = Latencies::default();
+    let mut seen = 0u64;
+    let give_up = Instant::now() + Duration::from_secs(seconds + 30);
+    while seen < total && Instant::now() < give_up {
+        let body = reader
+            .call_ok("GetRecords", json!({"ShardIterator": it}))
+            .await?;
+        let page: TailPage = serde_json::from_slice(&body)?;
+        let now = origin.elapsed().as_micros() as u64;
+        for record in &page.records {
+            let i: usize = record.partition_key.parse()?;
+            let acked_at = acked[i].load(Ordering::Acquire);
+            // Visible before its ack reached the writer counts as zero.
+            latencies.0.push(if acked_at == 0 {
+                0
+            } else {
+                now.saturating_sub(acked_at - 1)
+            });
+            seen += 1;
+        }
+        it = page
+            .next_shard_iterator
+            .context("no next iterator on an open shard")?;
+    }
+    writer.await??;
+    Ok(Report {
+        workload: "tail",
+        params: json!({"rate": rate, "seconds": seconds, "record_bytes": record_bytes}),
+        metrics: vec![
+            ("records_seen", seen as f64),
+            ("visible_p50_ms", latencies.percentile_ms(50.0)),
+            ("visible_p99_ms", latencies.percentile_ms(99.0)),
+        ],
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TailPage {
+    records: Vec<TailRecord>,
+    next_shard_iterator: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TailRecord {
+    partition_key: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if !cli.endpoint.ip().is_loopback() && !cli.allow_remote {
+        bail!(
+            "{} is not a loopback address; pass --allow-remote to benchmark it",
+            cli.endpoint
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let endpoint = cli.endpoint;
+    let report = runtime.block_on(async move {
+        match cli.workload {
+            Workload::PutRecords {
+                shards,
+                connections,
+                batch,
+                record_bytes,
+                seconds,
+                batches_max,
+            } => {
+                put_records(
+                    endpoint,
+                    shards,
+                    connections,
+                    batch,
+                    record_bytes,
+                    seconds,
+                    batches_max,
+                )
+                .await
+            }
+            Workload::PutRecord {
+                shards,
+                clients,
+                record_bytes,
+                seconds,
+                requests_max,
+            } => {
+                put_record(
+                    endpoint,
+                    shards,
+                    clients,
+                    record_bytes,
+                    seconds,
+                    requests_max,
+                )
+                .await
+            }
+            Workload::Read {
+                shards,
+                records,
+                record_bytes,
+            } => read(endpoint, shards, records, record_bytes).await,
+            Workload::Tail {
+                rate,
+                seconds,
+                record_bytes,
+            } => tail(endpoint, rate, seconds, record_bytes).await,
+        }
+    })?;
+    let mut line = serde_json::Map::new();
+    line.insert("label".into(), json!(cli.label));
+    line.insert("workload".into(), json!(report.workload));
+    line.insert("params".into(), report.params.clone());
+    for (name, value) in &report.metrics {
+        line.insert((*name).into(), json!((value * 1000.0).round() / 1000.0));
+    }
+    eprintln!("{} {} {}", cli.label, report.workload, report.params);
+    for (name, value) in &report.metrics {
+        eprintln!("  {name:<20} {value:>14.3}");
+    }
+    #[allow(
+        clippy::print_stdout,
+        reason = "the JSON result line is the tool's output"
+    )]
+    {
+        println!("{}", serde_json::Value::Object(line));
+    }
+    Ok(())
+}
