@@ -4,6 +4,10 @@
 //! repository root; `tests/clients/setup.sh` installs the clients (a venv in
 //! `target/client-venv`, `npm ci` in `tests/clients/js`). A missing client is
 //! a failure, never a skip.
+//!
+//! Enhanced fan-out (SubscribeToShard's event stream) has its own scenario
+//! per client: boto3 reads it over HTTP/1.1 (`fanout_scenario.py`), the JS
+//! SDK over h2c (`js/fanout.mjs`).
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -195,6 +199,31 @@ async fn js_sdk_v3_http2_scenario_passes() {
         "JS SDK v3 (h2c)",
         PathBuf::from("node"),
         vec![js.join("scenario.mjs")],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn boto3_fanout_scenario_passes() {
+    ensure_clients_installed();
+    let python = venv().join("bin/python");
+    require(&python, "the client venv's python");
+    let script = repo_root().join("tests/clients/fanout_scenario.py");
+    run_scenario("boto3 enhanced fan-out (HTTP/1.1)", python, vec![script]).await;
+}
+
+#[tokio::test]
+async fn js_sdk_v3_fanout_scenario_passes() {
+    ensure_clients_installed();
+    let js = repo_root().join("tests/clients/js");
+    require(
+        &js.join("node_modules/@aws-sdk/client-kinesis/package.json"),
+        "@aws-sdk/client-kinesis in tests/clients/js/node_modules",
+    );
+    run_scenario(
+        "JS SDK v3 enhanced fan-out (h2c)",
+        PathBuf::from("node"),
+        vec![js.join("fanout.mjs")],
     )
     .await;
 }
