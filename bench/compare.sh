@@ -15,7 +15,12 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 PEER_DIR=$ROOT/target/peers
 RESULTS=$ROOT/bench/results/$(date -u +%Y-%m-%d)-$(hostname).jsonl
 mkdir -p "$PEER_DIR" "$(dirname "$RESULTS")"
-: > "$RESULTS"
+# Re-running some peers replaces their lines and keeps the others'.
+touch "$RESULTS"
+for peer in $PEERS; do
+    grep -v "\"label\":\"$peer\"" "$RESULTS" > "$RESULTS.tmp" || true
+    mv "$RESULTS.tmp" "$RESULTS"
+done
 
 cargo build --release -p riffle -p riffle-bench
 BENCH=$ROOT/target/release/riffle-bench
@@ -69,10 +74,14 @@ start_server() {
 rss_mib() {
     local pid=$SERVER_PID
     # The server may run under a wrapper subshell: take the largest RSS in its process tree.
-    ps -o rss= --ppid "$pid" -p "$pid" 2>/dev/null | sort -n | tail -1 | awk '{printf "%.1f", $1/1024}'
+    local kib
+    kib=$(ps -o rss= --ppid "$pid" -p "$pid" 2>/dev/null | sort -n | tail -1)
+    if [[ -n $kib ]]; then awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }'; else echo null; fi
 }
 
 stop_server() {
+    # kinesis-local runs as a grandchild (subshell, then node).
+    pkill -P "$(pgrep -P "$SERVER_PID" | tr '\n' ',' | sed 's/,$//')" 2>/dev/null || true
     pkill -P "$SERVER_PID" 2>/dev/null || true
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true

@@ -200,6 +200,18 @@ async fn create_stream(endpoint: SocketAddr, shards: u32) -> anyhow::Result<Stri
     bail!("stream {name} never became ACTIVE")
 }
 
+/// Deletes a benchmark's stream so the next workload starts within the
+/// peers' shard limits (kinesalite allows 10 shards by default).
+async fn delete_stream(endpoint: SocketAddr, name: &str) {
+    if let Ok(mut connection) = Connection::open(endpoint).await {
+        let _ = connection
+            .call_ok("DeleteStream", json!({"StreamName": name}))
+            .await;
+        // Give DELETING time to pass on servers that keep it briefly.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn payload(record_bytes: usize) -> String {
     STANDARD.encode(vec![b'x'; record_bytes])
 }
@@ -275,6 +287,7 @@ async fn put_records(
         latencies.0.append(&mut l.0);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    delete_stream(endpoint, &stream).await;
     let records = (batches * batch as u64).saturating_sub(failed.load(Ordering::Relaxed)) as f64;
     Ok(Report {
         workload: "put-records",
@@ -339,6 +352,7 @@ async fn put_record(
         latencies.0.append(&mut l.0);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    delete_stream(endpoint, &stream).await;
     Ok(Report {
         workload: "put-record",
         params: json!({"shards": shards, "clients": clients, "record_bytes": record_bytes, "seconds": seconds}),
@@ -456,6 +470,7 @@ async fn read(
         read += task.await??;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    delete_stream(endpoint, &stream).await;
     if read < records {
         bail!("read {read} of {records} records");
     }
@@ -530,6 +545,7 @@ async fn tail(
             .context("no next iterator on an open shard")?;
     }
     writer.await??;
+    delete_stream(endpoint, &stream).await;
     Ok(Report {
         workload: "tail",
         params: json!({"rate": rate, "seconds": seconds, "record_bytes": record_bytes}),

@@ -275,6 +275,11 @@ impl Engine {
         let stream = self.lookup(stream_ref)?;
         let now = self.now();
         let mut state = stream.state.write();
+        if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(EngineError::StreamNotFound {
+                stream: stream.name.to_string(),
+            });
+        }
         let status = state.status(now);
         if !allowed.contains(&status) {
             return Err(EngineError::StreamNotActive {
@@ -350,7 +355,9 @@ impl Engine {
                     shard_index: shard.id.0,
                 };
                 // Drop our handles first so the files' space is really freed.
-                shard.log = Arc::new(stream::RemovedLog);
+                shard.log = Arc::new(stream::RemovedLog {
+                    end_offset: shard.closed.map_or(0, |c| c.end_offset),
+                });
                 shard.log_removed = true;
                 match self.inner.logs.remove_shard(key) {
                     Ok(()) => {

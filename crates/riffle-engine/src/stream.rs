@@ -61,7 +61,10 @@ pub(crate) struct Shard {
 /// The log of a closed shard whose data passed retention and was deleted:
 /// it holds nothing, and releases the deleted files' handles.
 #[derive(Debug)]
-pub(crate) struct RemovedLog;
+pub(crate) struct RemovedLog {
+    /// The closed shard's end: readers positioned anywhere are at its end.
+    pub(crate) end_offset: u64,
+}
 
 impl ShardLog for RemovedLog {
     fn append(&self, _: &[NewRecord<'_>], _: Millis) -> Result<Appended, StoreError> {
@@ -74,10 +77,14 @@ impl ShardLog for RemovedLog {
         Ok(0)
     }
     fn bounds(&self) -> LogBounds {
-        LogBounds::default()
+        LogBounds {
+            start: self.end_offset,
+            end: self.end_offset,
+            last_arrival: None,
+        }
     }
     fn next_offset(&self) -> u64 {
-        0
+        self.end_offset
     }
     fn watch_commits(&self) -> tokio::sync::watch::Receiver<u64> {
         // Nothing will ever be committed here: the sender is gone at once.
@@ -143,6 +150,9 @@ pub(crate) struct Stream {
     pub(crate) name: StreamName,
     pub(crate) stream_id: String,
     pub(crate) state: RwLock<StreamState>,
+    /// Set (under both locks) when the stream's row is deleted: a handle
+    /// looked up before then must not save anything for it again.
+    pub(crate) removed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -173,6 +183,7 @@ impl Stream {
             name,
             stream_id,
             state: RwLock::new(state),
+            removed: Default::default(),
         })
     }
 }
@@ -212,19 +223,18 @@ fn open_shard(
 }
 
 impl StreamState {
-    /// Makes `record` (already persisted) the stream's state: shards new in
-    /// it get their logs opened, closed ones stop taking writes, and the
-    /// routing table is rebuilt. Shards are only ever appended, never removed.
-    pub(crate) fn publish(
-        &mut self,
-        record: StreamRecord,
+    /// Opens the logs of the shards `record` has beyond the current ones.
+    /// Done before `record` is persisted, so a failure changes nothing.
+    pub(crate) fn open_new_shards(
+        &self,
+        record: &StreamRecord,
         logs: &dyn LogStore,
-    ) -> EngineResult<()> {
+    ) -> EngineResult<Vec<Shard>> {
         debug_assert!(
             record.shards.len() >= self.shards.len(),
             "shards are never removed"
         );
-        let new_shards = record.shards[self.shards.len()..]
+        record.shards[self.shards.len()..]
             .iter()
             .map(|shard| {
                 open_shard(
@@ -234,13 +244,29 @@ impl StreamState {
                     logs,
                 )
             })
-            .collect::<EngineResult<Vec<_>>>()?;
+            .collect()
+    }
+
+    /// Makes `record` (already persisted) the stream's state, with the new
+    /// shards' logs from [`StreamState::open_new_shards`]: closed shards stop
+    /// taking writes and the routing table is rebuilt.
+    pub(crate) fn install(&mut self, record: StreamRecord, new_shards: Vec<Shard>) {
         self.shards.extend(new_shards);
         for (shard, persisted) in self.shards.iter_mut().zip(&record.shards) {
             shard.closed = persisted.closed;
         }
         self.record = record;
         self.rebuild_routes();
+    }
+
+    /// [`StreamState::open_new_shards`] then [`StreamState::install`].
+    pub(crate) fn publish(
+        &mut self,
+        record: StreamRecord,
+        logs: &dyn LogStore,
+    ) -> EngineResult<()> {
+        let new_shards = self.open_new_shards(&record, logs)?;
+        self.install(record, new_shards);
         Ok(())
     }
 

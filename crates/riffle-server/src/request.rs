@@ -20,6 +20,9 @@ use tracing::Instrument;
 
 use crate::body::ResponseBody;
 
+/// A client has this long to send a whole request body.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What a request is answered with, before the common headers go on.
 struct Answer {
     status: u16,
@@ -138,10 +141,13 @@ async fn respond(
         tracing::debug!(error_type = err.type_name, "request not authenticated");
         return Answer::error(&err, format);
     }
-    let body = match Limited::new(request.into_body(), REQUEST_BODY_BYTES_MAX)
-        .collect()
-        .await
-    {
+    let collected = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(request.into_body(), REQUEST_BODY_BYTES_MAX).collect(),
+    )
+    .await
+    .unwrap_or_else(|_| Err("timed out reading the request body".into()));
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(err) => {
             tracing::debug!(error = %err, "request body rejected");

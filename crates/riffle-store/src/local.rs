@@ -122,11 +122,15 @@ impl LogStore for LocalLogStore {
     }
 
     fn sync_all(&self) -> Result<(), StoreError> {
+        // Sync every log even if one fails, then report the first failure.
         let logs: Vec<_> = self.open.lock().values().cloned().collect();
+        let mut first_error = None;
         for log in logs {
-            log.sync_now()?;
+            if let Err(err) = log.sync_now() {
+                first_error.get_or_insert(err);
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }
 

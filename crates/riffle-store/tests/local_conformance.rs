@@ -161,3 +161,22 @@ async fn expired_sealed_segments_are_deleted() {
     );
     assert_eq!(segment_files(dir.path()).len(), before - 3);
 }
+
+#[tokio::test]
+async fn damage_inside_a_sealed_segment_is_reported_not_silently_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    // One batch per segment: every segment but the last is sealed.
+    append_n(&opener(Durability::Sync, 1)(dir.path()), 4).await;
+    let files = segment_files(dir.path());
+    assert!(files.len() >= 3);
+    let sealed = &files[0];
+    let mut bytes = std::fs::read(sealed).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(sealed, bytes).unwrap();
+    let store = opener(Durability::Sync, 1)(dir.path());
+    match store.open_shard(KEY) {
+        Err(riffle_store::StoreError::Corrupt { .. }) => {}
+        other => panic!("expected a corruption error, got {other:?}"),
+    }
+}

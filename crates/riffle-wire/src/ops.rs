@@ -46,6 +46,27 @@ pub(crate) struct EnhancedMetricsJson {
     pub(crate) shard_level_metrics: Vec<String>,
 }
 
+impl EnhancedMetricsJson {
+    /// The `EnhancedMonitoring` list both describe operations report.
+    pub(crate) fn of(
+        summary: &riffle_engine::ops::describe_stream::StreamSummary,
+    ) -> Vec<EnhancedMetricsJson> {
+        vec![EnhancedMetricsJson {
+            shard_level_metrics: summary.shard_level_metrics.clone(),
+        }]
+    }
+}
+
+/// `EncryptionType` and `KeyId` as the describe operations report them.
+pub(crate) fn encryption_of(
+    summary: &riffle_engine::ops::describe_stream::StreamSummary,
+) -> (&'static str, Option<String>) {
+    match &summary.encryption_key_id {
+        Some(key) => ("KMS", Some(key.clone())),
+        None => ("NONE", None),
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct HashKeyRangeJson {

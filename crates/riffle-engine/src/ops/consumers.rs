@@ -225,18 +225,22 @@ impl Engine {
         Ok((page, next))
     }
 
-    /// Whether a stream has consumers that are not being deleted.
-    pub(crate) fn has_live_consumers(
+    /// How many consumers are registered and not being deleted.
+    pub(crate) fn live_consumer_count(
         &self,
         record: &riffle_store::StreamRecord,
         now: Millis,
-    ) -> bool {
-        record.consumers.iter().any(|c| {
-            matches!(
-                self.consumer_status(c, now),
-                Some(ConsumerStatus::Creating | ConsumerStatus::Active)
-            )
-        })
+    ) -> usize {
+        record
+            .consumers
+            .iter()
+            .filter(|c| {
+                matches!(
+                    self.consumer_status(c, now),
+                    Some(ConsumerStatus::Creating | ConsumerStatus::Active)
+                )
+            })
+            .count()
     }
 
     fn resolve_consumer_ref(

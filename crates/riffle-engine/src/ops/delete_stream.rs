@@ -24,7 +24,8 @@ impl Engine {
         let delay_ms = self.inner.config.delete_delay_ms;
         {
             let state = stream.state.read();
-            if !enforce_consumer_deletion && self.has_live_consumers(&state.record, self.now()) {
+            if !enforce_consumer_deletion && self.live_consumer_count(&state.record, self.now()) > 0
+            {
                 return Err(EngineError::ResourceInUse(format!(
                     "Stream {} under account {} has registered consumers. Deregister them or set EnforceConsumerDeletion.",
                     stream.name,
@@ -67,8 +68,19 @@ impl Engine {
     /// Removes a DELETING stream's metadata, then its data. If the process
     /// dies in between, startup removes the rest (see [`Engine::open`]).
     fn finish_delete(&self, stream: &Arc<Stream>) -> EngineResult<()> {
-        self.inner.streams.write().remove(stream);
+        // Lock order is always streams, then a stream's state. Holding both
+        // while the row is deleted means no change to this stream is
+        // mid-flight, and no CreateStream of the same name can save its row
+        // in between (a row is keyed by name).
+        let mut streams = self.inner.streams.write();
+        let _state = stream.state.write();
+        stream
+            .removed
+            .store(true, std::sync::atomic::Ordering::Release);
+        streams.remove(stream);
         self.inner.meta.delete_stream(stream.name.as_str())?;
+        drop(_state);
+        drop(streams);
         self.inner.logs.remove_stream(stream.uid)?;
         tracing::info!(stream = %stream.name, "stream deleted");
         Ok(())

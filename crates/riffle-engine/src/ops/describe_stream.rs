@@ -24,6 +24,8 @@ pub struct StreamSummary {
     pub max_record_size_kib: u32,
     pub warm_throughput_mibps: Option<u32>,
     pub auto_distribution: bool,
+    /// Consumers registered and not being deleted.
+    pub consumer_count: usize,
 }
 
 /// DescribeStream's answer: the summary plus one page of shards.
@@ -54,6 +56,7 @@ impl Engine {
             max_record_size_kib: state.record.max_record_size_kib,
             warm_throughput_mibps: state.record.warm_throughput_mibps,
             auto_distribution: state.record.auto_distribution,
+            consumer_count: self.live_consumer_count(&state.record, self.now()),
         })
     }
 

@@ -93,9 +93,17 @@ impl Engine {
             shard.traffic.lock().charge_read(now, bytes);
         }
         let bounds = shard.log.bounds();
-        let next_offset = stored
-            .last()
-            .map_or(token.offset.max(bounds.start), |r| r.offset + 1);
+        // Everything left has expired (or nothing is left): skip to the end,
+        // so a closed shard's reader still reaches its ChildShards.
+        let all_expired = bounds.last_arrival.is_none_or(|last| last < cutoff);
+        let next_offset = stored.last().map_or(
+            if all_expired {
+                bounds.end.max(token.offset)
+            } else {
+                token.offset.max(bounds.start)
+            },
+            |r| r.offset + 1,
+        );
         let millis_behind_latest = if next_offset >= bounds.end {
             0
         } else {

@@ -172,6 +172,11 @@ impl Engine {
                 .sum()
         };
         let mut state = stream.state.write();
+        if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(EngineError::StreamNotFound {
+                stream: stream.name.to_string(),
+            });
+        }
         let status = state.status(now);
         if status != StreamStatus::Active {
             return Err(EngineError::StreamNotActive {
@@ -205,8 +210,10 @@ impl Engine {
         }
         record.updating_until_ms =
             (config.create_delay_ms > 0).then_some(now.0 + config.create_delay_ms);
+        // Open the children's logs first: if that fails, nothing was persisted.
+        let new_shards = state.open_new_shards(&record, &*self.inner.logs)?;
         self.inner.meta.save_stream(&record)?;
-        state.publish(record, &*self.inner.logs)?;
+        state.install(record, new_shards);
         tracing::info!(stream = %stream.name, open_shards = open_after, "stream resharded");
         Ok(result)
     }

@@ -253,6 +253,9 @@ impl Subscription {
         let bounds = shard.log.bounds();
         if let Some(last) = stored.last() {
             self.offset = last.offset + 1;
+        } else if bounds.last_arrival.is_none_or(|last| last < cutoff) {
+            // Everything left has expired: move to the end (see GetRecords).
+            self.offset = self.offset.max(bounds.end);
         } else {
             self.offset = self.offset.max(bounds.start);
         }

@@ -33,6 +33,8 @@ pub struct LocalShardLog {
     state: Mutex<ShardState>,
     /// Publishes the committed end to readers waiting for new records.
     commits: watch::Sender<u64>,
+    /// Serialises syncs of this log (see `sync_now`).
+    sync_lock: Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -96,13 +98,33 @@ impl LocalShardLog {
         bases.sort_unstable();
 
         let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
+        let last_base = bases.last().copied();
         for base in bases {
             let expected = segments.last().map(|s| s.end_offset);
             let path = dir.join(segment::file_name(base));
             let (mut recovered, tail) = Segment::recover(path, base)?;
             if let Tail::Torn { valid_len, reason } = tail {
+                // Only the active segment can have a torn tail: sealed ones
+                // were synced when they rolled. Damage inside a sealed
+                // segment is corruption, not a crash to repair silently.
+                if Some(base) != last_base {
+                    tracing::error!(path = %recovered.path.display(), valid_len, reason, "sealed segment is corrupt");
+                    return Err(StoreError::Corrupt {
+                        path: recovered.path,
+                        position: valid_len,
+                        reason,
+                    });
+                }
                 tracing::warn!(path = %recovered.path.display(), valid_len, reason, "truncating torn segment tail");
                 recovered.truncate(valid_len)?;
+            } else if Some(base) == last_base {
+                // What the crashed process wrote may still be only in the page
+                // cache: make it durable before readers may see it, or a power
+                // loss could take back records that were already read.
+                recovered
+                    .file
+                    .sync_data()
+                    .map_err(|e| StoreError::io(&recovered.path, e))?;
             }
             if let Some(expected) = expected
                 && base < expected
@@ -135,6 +157,7 @@ impl LocalShardLog {
             this: this.clone(),
             queued_for_sync: AtomicBool::new(false),
             commits: watch::Sender::new(committed_end),
+            sync_lock: Mutex::new(()),
             state: Mutex::new(state),
         }))
     }
@@ -150,11 +173,18 @@ impl LocalShardLog {
     fn roll(&self, state: &mut ShardState) -> Result<(), StoreError> {
         let next_offset = state.next_offset();
         let active = state.active();
-        if self.config.durability != Durability::None {
-            active
-                .file
-                .sync_data()
-                .map_err(|e| StoreError::io(&active.path, e))?;
+        if self.config.durability != Durability::None
+            && let Err(e) = active.file.sync_data()
+        {
+            // After a failed sync the kernel may have dropped the dirty pages;
+            // a later "successful" sync would prove nothing (fsyncgate).
+            let err = StoreError::io(&active.path, e);
+            tracing::error!(error = %err, "fdatasync failed while sealing a segment; shard log refuses further writes");
+            state.poisoned = true;
+            for (_, waiter) in state.waiters.drain(..) {
+                let _ = waiter.send(Err(err.clone()));
+            }
+            return Err(err);
         }
         tracing::info!(dir = %self.dir.display(), base_offset = next_offset, "rolling segment");
         let segment = Segment::create(&self.dir, next_offset)?;
@@ -165,6 +195,10 @@ impl LocalShardLog {
     /// Makes everything written so far durable and visible, and answers the
     /// appends waiting on it. Called by the syncer, and at shutdown.
     pub(crate) fn sync_now(&self) -> Result<(), StoreError> {
+        // One sync of this log at a time: a writeback error is reported to
+        // only one of two concurrent fsyncs of a file, and the other must not
+        // acknowledge what may have been lost.
+        let _syncing = self.sync_lock.lock();
         self.queued_for_sync.store(false, Ordering::Release);
         let (target_end, target_arrival, to_sync) = {
             let state = self.state.lock();
@@ -187,6 +221,9 @@ impl LocalShardLog {
             }
         }
         let mut state = self.state.lock();
+        if state.poisoned {
+            return Err(self.poisoned_error());
+        }
         if let Some(err) = failure {
             tracing::error!(error = %err, "fdatasync failed; shard log refuses further writes");
             state.poisoned = true;

@@ -5,7 +5,7 @@ use riffle_model::limits::DESCRIBE_STREAM_LIMIT_DEFAULT;
 use riffle_model::{Millis, ShardId};
 use serde::{Deserialize, Serialize};
 
-use super::{EnhancedMetricsJson, ShardJson, StreamModeDetailsJson};
+use super::{EnhancedMetricsJson, ShardJson, StreamModeDetailsJson, encryption_of};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::json::serialize_millis;
@@ -75,15 +75,9 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
             has_more_shards: description.has_more_shards,
             retention_period_hours: summary.retention_hours,
             stream_creation_timestamp: summary.created,
-            enhanced_monitoring: vec![EnhancedMetricsJson {
-                shard_level_metrics: summary.shard_level_metrics.clone(),
-            }],
-            encryption_type: if summary.encryption_key_id.is_some() {
-                "KMS"
-            } else {
-                "NONE"
-            },
-            key_id: summary.encryption_key_id.clone(),
+            enhanced_monitoring: EnhancedMetricsJson::of(summary),
+            encryption_type: encryption_of(summary).0,
+            key_id: encryption_of(summary).1,
         },
     })
 }

@@ -6,7 +6,7 @@ use riffle_model::Millis;
 use serde::{Deserialize, Serialize};
 
 use super::stream_changes::WarmThroughputJson;
-use super::{EnhancedMetricsJson, StreamModeDetailsJson};
+use super::{EnhancedMetricsJson, StreamModeDetailsJson, encryption_of};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::json::serialize_millis;
@@ -76,17 +76,11 @@ impl From<&StreamSummary> for SummaryJson {
             stream_mode_details: StreamModeDetailsJson::new(summary.on_demand),
             retention_period_hours: summary.retention_hours,
             stream_creation_timestamp: summary.created,
-            enhanced_monitoring: vec![EnhancedMetricsJson {
-                shard_level_metrics: summary.shard_level_metrics.clone(),
-            }],
-            encryption_type: if summary.encryption_key_id.is_some() {
-                "KMS"
-            } else {
-                "NONE"
-            },
-            key_id: summary.encryption_key_id.clone(),
+            enhanced_monitoring: EnhancedMetricsJson::of(summary),
+            encryption_type: encryption_of(summary).0,
+            key_id: encryption_of(summary).1,
             open_shard_count: summary.open_shard_count,
-            consumer_count: 0,
+            consumer_count: summary.consumer_count,
             warm_throughput: summary
                 .warm_throughput_mibps
                 .map(|mibps| WarmThroughputJson {

@@ -124,6 +124,21 @@ async fn consumers_register_describe_list_and_deregister() {
     );
     assert_eq!(code, "LimitExceededException", "20 consumers per stream");
 
+    let summary = riffle
+        .client
+        .describe_stream_summary()
+        .stream_name("fan")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        summary
+            .stream_description_summary()
+            .unwrap()
+            .consumer_count(),
+        Some(20)
+    );
+
     let first = riffle
         .client
         .list_stream_consumers()
