@@ -305,9 +305,18 @@ impl Engine {
             let mut ticks: u64 = 0;
             loop {
                 ticker.tick().await;
-                engine.autoscale();
-                if ticks.is_multiple_of(RETENTION_SWEEP_EVERY_TICKS) {
-                    engine.enforce_retention();
+                // Scaling and retention fsync and delete files: keep that off
+                // the runtime's worker threads.
+                let sweep = ticks.is_multiple_of(RETENTION_SWEEP_EVERY_TICKS);
+                let worker = engine.clone();
+                let upkeep = tokio::task::spawn_blocking(move || {
+                    worker.autoscale();
+                    if sweep {
+                        worker.enforce_retention();
+                    }
+                });
+                if let Err(err) = upkeep.await {
+                    tracing::error!(error = %err, "maintenance task failed");
                 }
                 ticks += 1;
             }

@@ -199,9 +199,18 @@ impl Subscription {
         if self.finished {
             return None;
         }
+        // The heartbeat counts from the previous event, not from each wake-up,
+        // so commits that bring nothing readable cannot postpone it forever.
+        let heartbeat_at = (Instant::now() + HEARTBEAT).min(self.deadline);
         let mut heartbeat_due = false;
+        let ended = self.ended.clone();
         loop {
-            if self.ended.ended.load(Ordering::Acquire) || Instant::now() >= self.deadline {
+            // Register for the end signal before checking it, so an end()
+            // between the check and the wait is not missed.
+            let end_signal = ended.notify.notified();
+            tokio::pin!(end_signal);
+            end_signal.as_mut().enable();
+            if ended.ended.load(Ordering::Acquire) || Instant::now() >= self.deadline {
                 self.finished = true;
                 return None;
             }
@@ -218,17 +227,16 @@ impl Subscription {
                     return Some(Err(err));
                 }
             }
-            let wake_at = (Instant::now() + HEARTBEAT).min(self.deadline);
             tokio::select! {
                 changed = self.commits.changed() => {
                     if changed.is_err() {
                         // The shard's log is gone (deleted or expired): wait out the heartbeat.
-                        tokio::time::sleep_until(wake_at).await;
+                        tokio::time::sleep_until(heartbeat_at).await;
                         heartbeat_due = true;
                     }
                 }
-                () = tokio::time::sleep_until(wake_at) => heartbeat_due = true,
-                () = self.ended.notify.notified() => {}
+                () = tokio::time::sleep_until(heartbeat_at) => heartbeat_due = true,
+                () = &mut end_signal => {}
             }
         }
     }

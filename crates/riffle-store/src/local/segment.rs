@@ -36,6 +36,8 @@ pub struct Segment {
     pub len: u64,
     /// Bytes readers may see: synced (Sync mode) or written (relaxed modes).
     pub committed_len: u64,
+    /// Bytes known to be on disk (covered by a completed sync).
+    pub synced_len: u64,
     /// One past the last record written.
     pub end_offset: u64,
     pub first_arrival: Option<Millis>,
@@ -82,6 +84,7 @@ impl Segment {
             file: Arc::new(file),
             len: 0,
             committed_len: 0,
+            synced_len: 0,
             end_offset: base_offset,
             first_arrival: None,
             last_arrival: None,
@@ -106,6 +109,7 @@ impl Segment {
             file: Arc::new(file),
             len: 0,
             committed_len: 0,
+            synced_len: 0,
             end_offset: base_offset,
             first_arrival: None,
             last_arrival: None,
@@ -160,6 +164,9 @@ impl Segment {
             segment.note_batch(&header, position);
         };
         segment.committed_len = segment.len;
+        // The caller syncs the active segment before serving it; sealed
+        // segments were synced when they rolled.
+        segment.synced_len = segment.len;
         Ok((segment, tail))
     }
 
@@ -192,6 +199,7 @@ impl Segment {
             .map_err(|e| StoreError::io(&self.path, e))?;
         self.len = len;
         self.committed_len = len;
+        self.synced_len = len;
         Ok(())
     }
 

@@ -173,6 +173,7 @@ impl LocalShardLog {
     fn roll(&self, state: &mut ShardState) -> Result<(), StoreError> {
         let next_offset = state.next_offset();
         let active = state.active();
+        let sealed_len = active.len;
         if self.config.durability != Durability::None
             && let Err(e) = active.file.sync_data()
         {
@@ -185,6 +186,9 @@ impl LocalShardLog {
                 let _ = waiter.send(Err(err.clone()));
             }
             return Err(err);
+        }
+        if self.config.durability != Durability::None {
+            state.active().synced_len = sealed_len;
         }
         tracing::info!(dir = %self.dir.display(), base_offset = next_offset, "rolling segment");
         let segment = Segment::create(&self.dir, next_offset)?;
@@ -208,7 +212,7 @@ impl LocalShardLog {
             let to_sync: Vec<_> = state
                 .segments
                 .iter()
-                .filter(|s| s.committed_len < s.len || self.config.durability != Durability::Sync)
+                .filter(|s| s.synced_len < s.len)
                 .map(|s| (s.file.clone(), s.path.clone(), s.base_offset, s.len))
                 .collect();
             (state.next_offset(), state.last_arrival(), to_sync)
@@ -238,8 +242,13 @@ impl LocalShardLog {
                 .iter_mut()
                 .find(|s| s.base_offset == base_offset)
             {
-                segment.committed_len = segment.committed_len.max(len);
+                segment.synced_len = segment.synced_len.max(len);
             }
+        }
+        // Whatever is on disk may be read (a segment sealed since the last
+        // round was synced when it rolled).
+        for segment in &mut state.segments {
+            segment.committed_len = segment.committed_len.max(segment.synced_len);
         }
         if target_end > state.committed_end {
             state.committed_end = target_end;
