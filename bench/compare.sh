@@ -104,6 +104,7 @@ for peer in $PEERS; do
     run "$peer" read --records 100000 --record-bytes 100
     run "$peer" tail --rate 100 --seconds "$SECONDS_PER_RUN"
     run "$peer" tail --rate 1000 --seconds "$SECONDS_PER_RUN"
+    run "$peer" fanout --rate 1000 --seconds "$SECONDS_PER_RUN"
     echo "{\"label\":\"$peer\",\"workload\":\"rss-after\",\"params\":{},\"rss_mib\":$(rss_mib)}" >> "$RESULTS"
     stop_server
 done

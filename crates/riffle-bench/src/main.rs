@@ -11,6 +11,8 @@
 //! - `read`: catch-up reading of everything in the stream from TRIM_HORIZON.
 //! - `tail`: puts at a fixed rate while a reader polls the tip; reports
 //!   put-acknowledged → record-visible latency.
+//! - `fanout`: the same with an enhanced fan-out subscriber
+//!   (SubscribeToShard) instead of polling.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,6 +87,16 @@ enum Workload {
         shards: u32,
         #[arg(long, default_value_t = 200_000)]
         records: u64,
+        #[arg(long, default_value_t = 100)]
+        record_bytes: usize,
+    },
+    /// Puts `rate` records a second for `seconds` while an enhanced fan-out
+    /// consumer is subscribed (SubscribeToShard over HTTP/1.1 chunked).
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
         #[arg(long, default_value_t = 100)]
         record_bytes: usize,
     },
@@ -500,26 +512,15 @@ async fn tail(
     // acked[i] = when record i's put was acknowledged.
     let acked: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
     let origin = Instant::now();
-    let writer = {
-        let (acked, stream) = (acked.clone(), stream.clone());
-        tokio::spawn(async move {
-            let mut connection = Connection::open(endpoint).await?;
-            let data = payload(record_bytes.saturating_sub(8).max(1));
-            let interval = Duration::from_secs_f64(1.0 / rate as f64);
-            for i in 0..total {
-                let due = origin + interval.mul_f64(i as f64);
-                tokio::time::sleep_until(due.into()).await;
-                let body = format!(
-                    "{{\"StreamName\":\"{stream}\",\"PartitionKey\":\"{i}\",\"Data\":\"{data}\"}}"
-                );
-                connection
-                    .call_ok("PutRecord", serde_json::from_str(&body)?)
-                    .await?;
-                acked[i as usize].store(origin.elapsed().as_micros() as u64 + 1, Ordering::Release);
-            }
-            anyhow::Ok(())
-        })
-    };
+    let writer = spawn_paced_writer(
+        endpoint,
+        stream.clone(),
+        rate,
+        total,
+        record_bytes,
+        acked.clone(),
+        origin,
+    );
     let mut latencies = Latencies::default();
     let mut seen = 0u64;
     let give_up = Instant::now() + Duration::from_secs(seconds + 30);
@@ -557,10 +558,159 @@ async fn tail(
     })
 }
 
+/// Puts `total` records at `rate` a second, noting when each was acknowledged
+/// (microseconds since `origin`, plus one so that 0 means "not yet").
+fn spawn_paced_writer(
+    endpoint: SocketAddr,
+    stream: String,
+    rate: u64,
+    total: u64,
+    record_bytes: usize,
+    acked: Arc<Vec<AtomicU64>>,
+    origin: Instant,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    tokio::spawn(async move {
+        let mut connection = Connection::open(endpoint).await?;
+        let data = payload(record_bytes.saturating_sub(8).max(1));
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        for i in 0..total {
+            let due = origin + interval.mul_f64(i as f64);
+            tokio::time::sleep_until(due.into()).await;
+            let body = format!(
+                "{{\"StreamName\":\"{stream}\",\"PartitionKey\":\"{i}\",\"Data\":\"{data}\"}}"
+            );
+            connection
+                .call_ok("PutRecord", serde_json::from_str(&body)?)
+                .await?;
+            acked[i as usize].store(origin.elapsed().as_micros() as u64 + 1, Ordering::Release);
+        }
+        anyhow::Ok(())
+    })
+}
+
+/// Milliseconds from acknowledgement to arrival; 0 if the record arrived first.
+fn arrival_latency(acked: &[AtomicU64], index: usize, now_micros: u64) -> u64 {
+    match acked[index].load(Ordering::Acquire) {
+        0 => 0,
+        acked_at => now_micros.saturating_sub(acked_at - 1),
+    }
+}
+
+async fn fanout(
+    endpoint: SocketAddr,
+    rate: u64,
+    seconds: u64,
+    record_bytes: usize,
+) -> anyhow::Result<Report> {
+    let stream = create_stream(endpoint, 1).await?;
+    let mut control = Connection::open(endpoint).await?;
+    let arn = format!("arn:aws:kinesis:us-east-1:000000000000:stream/{stream}");
+    let registered = control
+        .call_ok(
+            "RegisterStreamConsumer",
+            json!({"StreamARN": arn, "ConsumerName": "bench"}),
+        )
+        .await?;
+    let consumer_arn =
+        serde_json::from_slice::<serde_json::Value>(&registered)?["Consumer"]["ConsumerARN"]
+            .as_str()
+            .context("no ConsumerARN")?
+            .to_owned();
+    for _ in 0..200 {
+        let described = control
+            .call_ok(
+                "DescribeStreamConsumer",
+                json!({"ConsumerARN": consumer_arn}),
+            )
+            .await?;
+        if serde_json::from_slice::<serde_json::Value>(&described)?["ConsumerDescription"]["ConsumerStatus"]
+            == "ACTIVE"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut subscriber = Connection::open(endpoint).await?;
+    subscriber.sender.ready().await?;
+    let body = json!({"ConsumerARN": consumer_arn, "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}});
+    let request = Request::builder()
+        .method("POST")
+        .uri(format!("http://{endpoint}/"))
+        .header("host", endpoint.to_string())
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
+        .header("x-amz-date", "20261122T000000Z")
+        .header("authorization", "AWS4-HMAC-SHA256 Credential=AKID/20261122/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0")
+        .body(Full::new(Bytes::from(serde_json::to_vec(&body)?)))?;
+    let response = subscriber.sender.send_request(request).await?;
+    if response.status() != 200 {
+        bail!("SubscribeToShard failed with {}", response.status());
+    }
+    let mut events = response.into_body();
+
+    let total = rate * seconds;
+    let acked: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
+    let origin = Instant::now();
+    let writer = spawn_paced_writer(
+        endpoint,
+        stream.clone(),
+        rate,
+        total,
+        record_bytes,
+        acked.clone(),
+        origin,
+    );
+    let mut latencies = Latencies::default();
+    let mut seen = 0u64;
+    let mut buffer: Vec<u8> = Vec::new();
+    let give_up = Instant::now() + Duration::from_secs(seconds + 30);
+    while seen < total && Instant::now() < give_up {
+        let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(10), events.frame()).await
+        else {
+            break;
+        };
+        let Some(chunk) = frame?.into_data().ok() else {
+            continue;
+        };
+        buffer.extend_from_slice(&chunk);
+        let now = origin.elapsed().as_micros() as u64;
+        // Event-stream messages: total length (u32 BE) first; payload ends 4 bytes before the end.
+        while buffer.len() >= 12 {
+            let total_len = u32::from_be_bytes(buffer[0..4].try_into()?) as usize;
+            if buffer.len() < total_len {
+                break;
+            }
+            let headers_len = u32::from_be_bytes(buffer[4..8].try_into()?) as usize;
+            let payload = &buffer[12 + headers_len..total_len - 4];
+            if let Ok(event) = serde_json::from_slice::<TailPage>(payload) {
+                for record in &event.records {
+                    let i: usize = record.partition_key.parse()?;
+                    latencies.0.push(arrival_latency(&acked, i, now));
+                    seen += 1;
+                }
+            }
+            buffer.drain(..total_len);
+        }
+    }
+    writer.await??;
+    drop(events);
+    delete_stream(endpoint, &stream).await;
+    Ok(Report {
+        workload: "fanout",
+        params: json!({"rate": rate, "seconds": seconds, "record_bytes": record_bytes}),
+        metrics: vec![
+            ("records_seen", seen as f64),
+            ("visible_p50_ms", latencies.percentile_ms(50.0)),
+            ("visible_p99_ms", latencies.percentile_ms(99.0)),
+        ],
+    })
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct TailPage {
     records: Vec<TailRecord>,
+    #[serde(default)]
     next_shard_iterator: Option<String>,
 }
 
@@ -630,6 +780,11 @@ fn main() -> anyhow::Result<()> {
                 seconds,
                 record_bytes,
             } => tail(endpoint, rate, seconds, record_bytes).await,
+            Workload::Fanout {
+                rate,
+                seconds,
+                record_bytes,
+            } => fanout(endpoint, rate, seconds, record_bytes).await,
         }
     })?;
     let mut line = serde_json::Map::new();
