@@ -91,6 +91,10 @@ print("300 s bound) or the ratio is meaningless. *Put → visible* is measured f
 print("writer received the put's acknowledgement to the moment a reader polling GetRecords in a tight")
 print("loop saw the record; a record seen before its acknowledgement arrived counts as 0 (servers")
 print("that show records before making them durable score near 0 here).\n")
+print("This machine is a shared 2-core VM and figures move by up to 2× between runs (an earlier full")
+print("run of the same commit range measured Riffle at 279k records/s for PutRecords, 935k records/s")
+print("for the catch-up read and 10 ms to start), so compare ratios within one run. Startup is timed by")
+print("a shell loop that polls with curl every 20 ms, so it is coarse.\n")
 
 def metric(workload, metric_name, **params):
     row = find("riffle", workload, **params)
