@@ -128,8 +128,12 @@ impl Shard {
     /// A closed shard whose records have all passed retention: it no longer
     /// exists for clients, and its log is deleted.
     pub(crate) fn expired(&self, cutoff: Millis) -> bool {
-        self.closed
-            .is_some_and(|closed| Millis(closed.closed_ms) < cutoff)
+        // Once its log is deleted a shard stays gone, even if retention is
+        // raised afterwards: there is nothing left to read in it.
+        self.log_removed
+            || self
+                .closed
+                .is_some_and(|closed| Millis(closed.closed_ms) < cutoff)
     }
 
     /// Whether the shard was open at time `at`.
@@ -199,6 +203,18 @@ fn open_shard(
         stream_uid,
         shard_index: shard.index,
     })?;
+    // A closed shard whose log holds less than its end was deleted after it
+    // passed retention (before a restart): it reads as finished.
+    let removed = shard
+        .closed
+        .is_some_and(|closed| log.bounds().end < closed.end_offset);
+    let log: Arc<dyn ShardLog> = if removed {
+        Arc::new(RemovedLog {
+            end_offset: shard.closed.map_or(0, |c| c.end_offset),
+        })
+    } else {
+        log
+    };
     Ok(Shard {
         id: ShardId(shard.index),
         epoch: shard.epoch,
@@ -218,7 +234,7 @@ fn open_shard(
         closed: shard.closed,
         log,
         traffic: Mutex::new(ShardTraffic::new(Millis(0), record_bytes_max)),
-        log_removed: false,
+        log_removed: removed,
     })
 }
 

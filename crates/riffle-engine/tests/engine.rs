@@ -19,6 +19,11 @@ fn engine(dir: &std::path::Path, clock: &Clock) -> Engine {
     Engine::open_local(dir, config, Durability::Sync, clock.clone()).unwrap()
 }
 
+/// The same as [`engine`], for tests whose locals shadow that name.
+fn engine_on(dir: &std::path::Path, clock: &Clock) -> Engine {
+    engine(dir, clock)
+}
+
 fn stream(name: &str) -> StreamRef {
     StreamRef::Name(StreamName::parse(name).unwrap())
 }
@@ -629,6 +634,26 @@ async fn closed_shards_disappear_after_retention_and_their_logs_are_deleted() {
         Err(EngineError::ShardNotFound { .. })
     ));
     assert_eq!(shard_dirs(), 2, "its log was deleted");
+
+    // Raising retention afterwards does not bring back what was deleted.
+    use riffle_engine::ops::retention::RetentionChange;
+    engine
+        .change_retention(&stream("aging"), RetentionChange::Increase, 72)
+        .unwrap();
+    assert_eq!(listed(&engine), 2, "the deleted parent stays gone");
+    assert!(
+        engine
+            .get_shard_iterator(
+                &stream("aging"),
+                "shardId-000000000000",
+                IteratorStart::TrimHorizon
+            )
+            .is_err()
+    );
+    // Nor does a restart.
+    drop(engine);
+    let engine = engine_on(dir.path(), &clock);
+    assert_eq!(listed(&engine), 2, "after a restart too");
 }
 
 fn walk_shard_dirs(logs: &std::path::Path) -> usize {

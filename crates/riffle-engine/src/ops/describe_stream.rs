@@ -79,10 +79,7 @@ impl Engine {
             .shards
             .iter()
             .filter(|s| exclusive_start.is_none_or(|start| s.id > start))
-            .filter(|s| {
-                s.closed
-                    .is_none_or(|closed| Millis(closed.closed_ms) >= cutoff)
-            })
+            .filter(|s| !s.expired(cutoff))
             .map(ShardDescription::from);
         let page: Vec<_> = shards.by_ref().take(limit).collect();
         let has_more_shards = shards.next().is_some();

@@ -65,6 +65,9 @@ impl ShardFilter {
 
     /// Whether `shard` belongs in the answer, per the AWS ListShards docs.
     fn admits(self, shard: &Shard, state: &StreamState, now: Millis) -> bool {
+        if shard.log_removed {
+            return false;
+        }
         let created = Millis(state.record.created_ms);
         let cutoff = state.retention_cutoff(now);
         let closed_after = |at: Millis| shard.closed.is_none_or(|c| Millis(c.closed_ms) >= at);
@@ -120,7 +123,7 @@ impl Engine {
             .filter(|s| is_after(s))
             .filter(|s| match filter {
                 Some(filter) => filter.admits(s, &state, now),
-                None => s.closed.is_none_or(|c| Millis(c.closed_ms) >= cutoff),
+                None => !s.expired(cutoff),
             })
             .map(ShardDescription::from);
         let shards: Vec<_> = matching.by_ref().take(max_results).collect();
