@@ -268,7 +268,7 @@ def main():
         pass  # botocore mapped the error code to the modelled exception class
     sections.append("errors")
 
-    # --- not implemented yet: tags, retention, resource policies ---------
+    # --- tags, retention, resource policies ---------------------------
     if FULL:
         client.add_tags_to_stream(StreamName=stream, Tags={"team": "riffle", "env": "test", "empty": ""})
         tags = client.list_tags_for_stream(StreamName=stream)

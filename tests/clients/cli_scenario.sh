@@ -286,7 +286,7 @@ got:
   $(cat "$WORK/stderr")"
 SECTIONS+=(errors)
 
-# --- not implemented yet: tags, retention, resource policies -------------------
+# --- tags, retention, resource policies -------------------------------------
 if true; then
     kinesis add-tags-to-stream --stream-name "$STREAM" --tags team=riffle,env=test >/dev/null
     tags=$(kinesis list-tags-for-stream --stream-name "$STREAM")

@@ -297,7 +297,7 @@ async function run(client, endpoint) {
   check(error.$metadata?.requestId, "the error carries no request id");
   sections.push("errors");
 
-  // --- not implemented yet: tags, retention, resource policies ---------------
+  // --- tags, retention, resource policies -------------------------------
   if (FULL) {
     const tagMap = (tags) => Object.fromEntries(tags.map((t) => [t.Key, t.Value ?? ""]));
     await send(new AddTagsToStreamCommand({ StreamName: stream, Tags: { team: "riffle", env: "test", empty: "" } }));
