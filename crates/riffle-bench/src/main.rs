@@ -129,8 +129,13 @@ impl Connection {
         Ok(Connection { sender, endpoint })
     }
 
-    /// Calls an operation; returns the status and body.
-    async fn call(&mut self, operation: &str, body: Vec<u8>) -> anyhow::Result<(u16, Bytes)> {
+    /// Sends an operation and returns the response with its body unread
+    /// (SubscribeToShard streams it).
+    async fn send(
+        &mut self,
+        operation: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
         self.sender.ready().await?;
         let request = Request::builder()
             .method("POST")
@@ -144,7 +149,12 @@ impl Connection {
                 "AWS4-HMAC-SHA256 Credential=AKID/20261122/us-east-1/kinesis/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=0",
             )
             .body(Full::new(Bytes::from(body)))?;
-        let response = self.sender.send_request(request).await?;
+        Ok(self.sender.send_request(request).await?)
+    }
+
+    /// Calls an operation; returns the status and body.
+    async fn call(&mut self, operation: &str, body: Vec<u8>) -> anyhow::Result<(u16, Bytes)> {
+        let response = self.send(operation, body).await?;
         let status = response.status().as_u16();
         let body = response.into_body().collect().await?.to_bytes();
         Ok((status, body))
@@ -631,18 +641,10 @@ async fn fanout(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut subscriber = Connection::open(endpoint).await?;
-    subscriber.sender.ready().await?;
     let body = json!({"ConsumerARN": consumer_arn, "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}});
-    let request = Request::builder()
-        .method("POST")
-        .uri(format!("http://{endpoint}/"))
-        .header("host", endpoint.to_string())
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", "Kinesis_20131202.SubscribeToShard")
-        .header("x-amz-date", "20261122T000000Z")
-        .header("authorization", "AWS4-HMAC-SHA256 Credential=AKID/20261122/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0")
-        .body(Full::new(Bytes::from(serde_json::to_vec(&body)?)))?;
-    let response = subscriber.sender.send_request(request).await?;
+    let response = subscriber
+        .send("SubscribeToShard", serde_json::to_vec(&body)?)
+        .await?;
     if response.status() != 200 {
         bail!("SubscribeToShard failed with {}", response.status());
     }
