@@ -8,12 +8,14 @@
 //! - [`clock`]: the only source of wall-clock time.
 //! - [`page_token`]: NextToken encoding for the paginated list operations.
 //! - [`traffic`]: per-shard throughput limits and write rates.
+//! - [`metrics`]: CloudWatch-named counters for the metrics endpoint.
 //!
 //! The engine never sees JSON or HTTP: inputs are parsed `riffle-model`
 //! types, outputs are plain structs.
 
 pub mod clock;
 pub mod error;
+pub mod metrics;
 pub mod ops;
 pub mod page_token;
 pub mod stream;
@@ -54,6 +56,12 @@ pub struct EngineConfig {
     /// written, 2 MiB/s and 5 calls/s read). Off by default; a stream's
     /// `riffle.enforce-limits` tag overrides it.
     pub enforce_limits: bool,
+    /// Enforce AWS's per-stream daily quotas on control-plane calls (10
+    /// UpdateShardCount calls and 2 capacity-mode switches per rolling 24
+    /// hours). On by default, as on AWS.
+    pub daily_quotas: bool,
+    /// Enhanced fan-out consumers allowed per stream (AWS: 20).
+    pub consumers_per_stream_max: usize,
 }
 
 impl Default for EngineConfig {
@@ -66,6 +74,8 @@ impl Default for EngineConfig {
             account_shard_limit: ACCOUNT_SHARD_LIMIT_DEFAULT,
             on_demand_stream_limit: ON_DEMAND_STREAM_LIMIT_DEFAULT,
             enforce_limits: false,
+            daily_quotas: true,
+            consumers_per_stream_max: ops::consumers::CONSUMERS_PER_STREAM_MAX,
         }
     }
 }

@@ -11,6 +11,7 @@ use riffle_store::{
 };
 
 use crate::error::EngineResult;
+use crate::metrics::{ReshardCounters, ShardCounters, StreamCounters};
 use crate::traffic::ShardTraffic;
 
 /// The tag that switches throughput-limit enforcement for one stream.
@@ -54,6 +55,8 @@ pub(crate) struct Shard {
     pub(crate) log: Arc<dyn ShardLog>,
     /// Throughput buckets and recent write rate; not persisted.
     pub(crate) traffic: Mutex<ShardTraffic>,
+    /// Shard-level metrics; not persisted.
+    pub(crate) counters: ShardCounters,
     /// Set once the log of an expired closed shard has been deleted.
     pub(crate) log_removed: bool,
 }
@@ -157,6 +160,9 @@ pub(crate) struct Stream {
     /// Set (under both locks) when the stream's row is deleted: a handle
     /// looked up before then must not save anything for it again.
     pub(crate) removed: std::sync::atomic::AtomicBool,
+    /// Stream-level metrics; not persisted.
+    pub(crate) counters: StreamCounters,
+    pub(crate) reshards: ReshardCounters,
 }
 
 #[derive(Debug)]
@@ -188,6 +194,8 @@ impl Stream {
             stream_id,
             state: RwLock::new(state),
             removed: Default::default(),
+            counters: StreamCounters::default(),
+            reshards: ReshardCounters::default(),
         })
     }
 }
@@ -234,6 +242,7 @@ fn open_shard(
         closed: shard.closed,
         log,
         traffic: Mutex::new(ShardTraffic::new(Millis(0), record_bytes_max)),
+        counters: ShardCounters::default(),
         log_removed: removed,
     })
 }

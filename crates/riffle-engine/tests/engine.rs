@@ -489,6 +489,7 @@ mod limits {
 
 mod on_demand {
     use super::*;
+    use riffle_engine::metrics::ReshardTrigger;
 
     async fn on_demand(shards: u32) -> (tempfile::TempDir, Clock, Engine) {
         let dir = tempfile::tempdir().unwrap();
@@ -541,6 +542,14 @@ mod on_demand {
         clock.advance(10_000);
         assert_eq!(engine.autoscale(), 1);
         assert_eq!(open_count(&engine), 1, "idle neighbours merge");
+        // The scaling shows in the metrics, attributed to on-demand scaling.
+        let metrics = engine.metrics();
+        let reshards = &metrics.streams[0].reshards;
+        let by = |trigger| reshards.iter().find(|r| r.trigger == trigger).unwrap();
+        assert_eq!((by(ReshardTrigger::OnDemand).splits, by(ReshardTrigger::OnDemand).merges), (1, 1));
+        assert_eq!((by(ReshardTrigger::Api).splits, by(ReshardTrigger::Api).merges), (0, 0));
+        assert_eq!(metrics.streams[0].open_shards, 1);
+        assert_eq!(metrics.streams[0].closed_shards, 3);
         // Every record is still readable through the lineage.
         let it = engine
             .get_shard_iterator(
@@ -704,5 +713,242 @@ mod fan_out {
             received += event.records.len();
         }
         assert_eq!(received, 2_000);
+    }
+}
+
+mod daily_quotas {
+    use super::*;
+
+    const DAY_MS: u64 = 24 * 3_600_000;
+
+    fn limit_message(result: Result<impl std::fmt::Debug, EngineError>) -> String {
+        match result {
+            Err(EngineError::LimitExceeded(message)) => message,
+            other => panic!("expected LimitExceeded, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn update_shard_count_allows_ten_calls_per_rolling_day() {
+        let (_dir, clock, engine) = setup("q", 1).await;
+        for call in 0..10 {
+            let target = if call % 2 == 0 { 2 } else { 1 };
+            engine.update_shard_count(&stream("q"), target).unwrap();
+            clock.advance(60_000);
+        }
+        let message = limit_message(engine.update_shard_count(&stream("q"), 1));
+        assert!(
+            message.starts_with("Stream q under account 000000000000 has already been scaled 10 times with UpdateShardCount in the last 24 hours"),
+            "{message}"
+        );
+        // Splits and merges are not UpdateShardCount calls.
+        engine
+            .split_shard(&stream("q"), &open_ids(&engine)[0], 1 << 100)
+            .unwrap();
+        // The window rolls: a day after the first call, one call is free again.
+        clock.advance(DAY_MS - 10 * 60_000);
+        engine.update_shard_count(&stream("q"), 1).unwrap();
+        clock.advance(1);
+        assert!(engine.update_shard_count(&stream("q"), 2).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_quota_survives_a_restart() {
+        let (dir, clock, engine) = setup("q", 1).await;
+        for call in 0..10 {
+            engine
+                .update_shard_count(&stream("q"), if call % 2 == 0 { 2 } else { 1 })
+                .unwrap();
+        }
+        drop(engine);
+        let engine = super::engine(dir.path(), &clock);
+        limit_message(engine.update_shard_count(&stream("q"), 1));
+    }
+
+    #[tokio::test]
+    async fn the_capacity_mode_switches_twice_per_rolling_day() {
+        let (_dir, clock, engine) = setup("m", 1).await;
+        engine.update_stream_mode(&stream("m"), true, None).unwrap();
+        engine.update_stream_mode(&stream("m"), false, None).unwrap();
+        let message = limit_message(engine.update_stream_mode(&stream("m"), true, None));
+        assert!(
+            message.starts_with("Stream m under account 000000000000 has already switched capacity mode 2 times in the last 24 hours"),
+            "{message}"
+        );
+        clock.advance(DAY_MS);
+        engine.update_stream_mode(&stream("m"), true, None).unwrap();
+    }
+
+    #[tokio::test]
+    async fn quotas_can_be_lifted() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(START);
+        let config = EngineConfig {
+            create_delay_ms: 0,
+            daily_quotas: false,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::open_local(dir.path(), config, Durability::None, clock).unwrap();
+        engine
+            .create_stream(CreateStream::new(StreamName::parse("q").unwrap(), 1))
+            .unwrap();
+        for call in 0..12 {
+            engine
+                .update_shard_count(&stream("q"), if call % 2 == 0 { 2 } else { 1 })
+                .unwrap();
+            engine
+                .update_stream_mode(&stream("q"), call % 2 == 0, None)
+                .unwrap();
+        }
+    }
+
+    fn open_ids(engine: &Engine) -> Vec<String> {
+        use riffle_engine::ops::list_shards::{ListShardsFrom, ShardFilter};
+        engine
+            .list_shards(
+                ListShardsFrom::Stream {
+                    stream: stream("q"),
+                    exclusive_start: None,
+                    filter: Some(ShardFilter::AtLatest),
+                },
+                1000,
+            )
+            .unwrap()
+            .shards
+            .into_iter()
+            .map(|s| s.id.to_string())
+            .collect()
+    }
+}
+
+mod metrics {
+    use super::*;
+    use riffle_engine::metrics::{ReshardTrigger, ShardMetric, StreamMetric};
+
+    fn value(engine: &Engine, metric: StreamMetric) -> u64 {
+        let snapshot = engine.metrics();
+        snapshot.streams[0]
+            .values
+            .iter()
+            .find(|(m, _)| *m == metric)
+            .unwrap()
+            .1
+    }
+
+    #[tokio::test]
+    async fn puts_and_reads_are_counted_with_cloudwatch_semantics() {
+        let (_dir, clock, engine) = setup("m", 2).await;
+        put(&engine, "m", "hello").await;
+        let entries: Vec<PutEntry<'_>> = (0..3)
+            .map(|_| PutEntry {
+                partition_key: Some("key"),
+                explicit_hash_key: None,
+                data: b"abcd",
+            })
+            .collect();
+        engine.put_records(&stream("m"), &entries).await.unwrap();
+        assert_eq!(value(&engine, StreamMetric::PutRecordSuccess), 1);
+        assert_eq!(value(&engine, StreamMetric::PutRecordBytes), 6, "data plus key");
+        assert_eq!(value(&engine, StreamMetric::PutRecordsSuccess), 1);
+        assert_eq!(value(&engine, StreamMetric::PutRecordsTotalRecords), 3);
+        assert_eq!(value(&engine, StreamMetric::PutRecordsSuccessfulRecords), 3);
+        assert_eq!(value(&engine, StreamMetric::PutRecordsFailedRecords), 0);
+        assert_eq!(value(&engine, StreamMetric::IncomingRecords), 4);
+        assert_eq!(value(&engine, StreamMetric::IncomingBytes), 6 + 3 * 7);
+
+        // Read every shard, wherever the keys routed.
+        clock.advance(2_000);
+        let mut read = 0;
+        for shard in ["shardId-000000000000", "shardId-000000000001"] {
+            let it = engine
+                .get_shard_iterator(&stream("m"), shard, IteratorStart::TrimHorizon)
+                .unwrap();
+            read += engine.get_records(&it, 100).unwrap().records.len();
+        }
+        assert_eq!(read, 4);
+        assert_eq!(value(&engine, StreamMetric::GetRecordsSuccess), 2);
+        assert_eq!(value(&engine, StreamMetric::GetRecordsRecords), 4);
+        assert_eq!(value(&engine, StreamMetric::GetRecordsBytes), 6 + 3 * 7);
+        assert!(engine.metrics().streams[0].shards.is_empty(), "shard level is opt-in");
+
+        // Enhanced monitoring turns on exactly the shard metrics asked for.
+        engine
+            .set_enhanced_monitoring(
+                &stream("m"),
+                &["IncomingRecords".to_owned(), "OutgoingRecords".to_owned()],
+                true,
+            )
+            .unwrap();
+        let snapshot = engine.metrics();
+        let shards = &snapshot.streams[0].shards;
+        assert_eq!(shards.len(), 2);
+        for shard in shards {
+            let metrics: Vec<ShardMetric> = shard.values.iter().map(|(m, _)| *m).collect();
+            assert_eq!(metrics, [ShardMetric::IncomingRecords, ShardMetric::OutgoingRecords]);
+        }
+        let total = |metric| -> u64 {
+            shards
+                .iter()
+                .flat_map(|s| &s.values)
+                .filter(|(m, _)| *m == metric)
+                .map(|(_, v)| v)
+                .sum()
+        };
+        assert_eq!(total(ShardMetric::IncomingRecords), 4);
+        assert_eq!(total(ShardMetric::OutgoingRecords), 4);
+    }
+
+    #[tokio::test]
+    async fn manual_resharding_is_counted_as_api() {
+        let (_dir, _clock, engine) = setup("r", 2).await;
+        engine.update_shard_count(&stream("r"), 4).unwrap();
+        let snapshot = engine.metrics();
+        let stream_metrics = &snapshot.streams[0];
+        let api = stream_metrics
+            .reshards
+            .iter()
+            .find(|r| r.trigger == ReshardTrigger::Api)
+            .unwrap();
+        assert_eq!((api.splits, api.merges), (2, 0));
+        assert_eq!(stream_metrics.open_shards, 4);
+        assert_eq!(stream_metrics.closed_shards, 2);
+    }
+
+    #[tokio::test]
+    async fn throttling_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::manual(START);
+        let config = EngineConfig {
+            create_delay_ms: 0,
+            enforce_limits: true,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::open_local(dir.path(), config, Durability::None, clock).unwrap();
+        engine
+            .create_stream(CreateStream::new(StreamName::parse("t").unwrap(), 1))
+            .unwrap();
+        let entries: Vec<PutEntry<'_>> = (0..500)
+            .map(|_| PutEntry {
+                partition_key: Some("k"),
+                explicit_hash_key: None,
+                data: b"x",
+            })
+            .collect();
+        for _ in 0..3 {
+            engine.put_records(&stream("t"), &entries).await.unwrap();
+        }
+        assert_eq!(value(&engine, StreamMetric::PutRecordsTotalRecords), 1500);
+        assert_eq!(value(&engine, StreamMetric::PutRecordsSuccessfulRecords), 1000);
+        assert_eq!(value(&engine, StreamMetric::PutRecordsThrottledRecords), 500);
+        assert_eq!(value(&engine, StreamMetric::WriteProvisionedThroughputExceeded), 500);
+        assert_eq!(value(&engine, StreamMetric::PutRecordsFailedRecords), 0);
+        let it = engine
+            .get_shard_iterator(&stream("t"), "shardId-000000000000", IteratorStart::Latest)
+            .unwrap();
+        for _ in 0..6 {
+            let _ = engine.get_records(&it, 1);
+        }
+        assert_eq!(value(&engine, StreamMetric::ReadProvisionedThroughputExceeded), 1);
+        assert_eq!(value(&engine, StreamMetric::GetRecordsSuccess), 5);
     }
 }

@@ -54,3 +54,10 @@ pub const NEXT_TOKEN_TTL_MS: u64 = 300_000;
 /// Largest request body the server reads. A 10 MiB record (UpdateMaxRecordSize)
 /// is about 14 MiB once base64-encoded in JSON.
 pub const REQUEST_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// UpdateShardCount calls allowed per stream in a rolling 24 hours.
+pub const SHARD_COUNT_UPDATES_PER_DAY: usize = 10;
+/// Capacity-mode switches (UpdateStreamMode) allowed per stream in a rolling 24 hours.
+pub const STREAM_MODE_SWITCHES_PER_DAY: usize = 2;
+/// The window of the two quotas above.
+pub const QUOTA_WINDOW_MS: u64 = 24 * 3_600_000;

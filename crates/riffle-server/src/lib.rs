@@ -9,8 +9,10 @@
 //! - [`request`]: one request → one response, with AWS's request-id headers.
 //! - [`body`]: whole response bodies, or SubscribeToShard's event stream.
 //! - [`tls`]: the optional TLS listener's certificate (from files or self-signed).
+//! - `metrics`: `GET /metrics`, the engine's counters for Prometheus.
 
 pub mod body;
+mod metrics;
 pub mod request;
 pub mod tls;
 

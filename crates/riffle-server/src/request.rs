@@ -3,6 +3,7 @@
 //! The checks run in AWS's order: method, content type, operation, then
 //! authentication; the body itself is checked by `riffle_wire::dispatch`.
 //! Every response, errors included, carries `x-amzn-RequestId` and `x-amz-id-2`.
+//! `GET /metrics` is the one request that is not a Kinesis call.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -108,6 +109,15 @@ async fn respond(
 ) -> Answer {
     if request.method() == Method::OPTIONS {
         return cors_preflight(request.headers());
+    }
+    if request.method() == Method::GET && request.uri().path() == "/metrics" {
+        return Answer {
+            status: 200,
+            content_type: crate::metrics::CONTENT_TYPE,
+            body: crate::metrics::render(&engine.metrics()).into_bytes(),
+            extra_headers: Vec::new(),
+            events: None,
+        };
     }
     if request.method() != Method::POST {
         return Answer::xml(

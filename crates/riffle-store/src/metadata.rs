@@ -47,6 +47,13 @@ pub struct StreamRecord {
     /// Enhanced fan-out consumers registered on the stream.
     #[serde(default)]
     pub consumers: Vec<ConsumerRecord>,
+    /// When UpdateShardCount was called, within the last 24 hours (AWS's
+    /// per-day quota survives restarts).
+    #[serde(default)]
+    pub shard_count_updates_ms: Vec<u64>,
+    /// When UpdateStreamMode switched modes, within the last 24 hours.
+    #[serde(default)]
+    pub mode_switches_ms: Vec<u64>,
 }
 
 /// A registered stream consumer.

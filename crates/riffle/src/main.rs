@@ -66,6 +66,15 @@ struct ServeArgs {
     /// `riffle.enforce-limits` tag (true/false) overrides this.
     #[arg(long, env = "RIFFLE_ENFORCE_LIMITS")]
     enforce_limits: bool,
+    /// Lift AWS's per-stream daily quotas on control-plane calls (10
+    /// UpdateShardCount calls and 2 capacity-mode switches per 24 hours),
+    /// for test suites that rescale a stream over and over.
+    #[arg(long, env = "RIFFLE_NO_DAILY_QUOTAS")]
+    no_daily_quotas: bool,
+    /// Enhanced fan-out consumers allowed per stream. AWS allows 20; raise
+    /// it to run hundreds of subscribers on one shard.
+    #[arg(long, env = "RIFFLE_CONSUMER_LIMIT", default_value_t = 20)]
+    consumer_limit: usize,
     /// Also serve TLS (ALPN h2 and http/1.1) on this address. Needs
     /// --tls-cert and --tls-key, or --tls-self-signed.
     #[arg(long, env = "RIFFLE_TLS_LISTEN")]
@@ -136,6 +145,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         create_delay_ms: args.create_delay_ms,
         delete_delay_ms: args.delete_delay_ms,
         enforce_limits: args.enforce_limits,
+        daily_quotas: !args.no_daily_quotas,
+        consumers_per_stream_max: args.consumer_limit,
         ..EngineConfig::default()
     };
     let engine = Engine::open_local(&args.data_dir, config, durability, Clock::System)

@@ -8,6 +8,7 @@
 
 use riffle_model::HashKeyRange;
 
+use crate::metrics::ReshardTrigger::OnDemand;
 use crate::stream::StreamStatus;
 use crate::traffic::{RATE_WINDOWS, WRITE_BYTES_PER_SEC};
 use crate::{Engine, StreamRef};
@@ -91,11 +92,13 @@ impl Engine {
             let Some(change) = change else { continue };
             let target = StreamRef::Name(stream.name.clone());
             let result = match &change {
-                Change::Split { shard, at } => self.split_shard(&target, shard, *at),
-                Change::Merge { shard, adjacent } => self.merge_shards(&target, shard, adjacent),
-                Change::Grow { target: count } => {
-                    self.update_shard_count(&target, *count).map(|_| ())
+                Change::Split { shard, at } => self.split_shard_by(OnDemand, &target, shard, *at),
+                Change::Merge { shard, adjacent } => {
+                    self.merge_shards_by(OnDemand, &target, shard, adjacent)
                 }
+                Change::Grow { target: count } => self
+                    .update_shard_count_by(OnDemand, &target, *count)
+                    .map(|_| ()),
             };
             match result {
                 Ok(()) => {

@@ -99,11 +99,12 @@ impl Engine {
     /// Registers a consumer on a stream.
     ///
     /// # Errors
-    /// The name is taken, the stream has 20 consumers, or the stream is
+    /// The name is taken, the stream has 20 consumers (by default), or the stream is
     /// missing or not ACTIVE.
     pub fn register_consumer(&self, stream: &StreamRef, name: &str) -> EngineResult<ConsumerView> {
         let account = self.inner.config.account.as_str().to_owned();
         let create_delay_ms = self.inner.config.create_delay_ms;
+        let consumer_limit = self.inner.config.consumers_per_stream_max;
         let (stream_name, consumer) =
             self.modify_stream(stream, &[StreamStatus::Active, StreamStatus::Updating], |record, now| {
                 record.consumers.retain(|c| self.consumer_status(c, now).is_some());
@@ -113,9 +114,9 @@ impl Engine {
                         record.name
                     )));
                 }
-                if record.consumers.len() >= CONSUMERS_PER_STREAM_MAX {
+                if record.consumers.len() >= consumer_limit {
                     return Err(EngineError::LimitExceeded(format!(
-                        "Consumer limit of {CONSUMERS_PER_STREAM_MAX} reached for stream {} under account {account}.",
+                        "Consumer limit of {consumer_limit} reached for stream {} under account {account}.",
                         record.name
                     )));
                 }

@@ -105,6 +105,8 @@ impl Engine {
             auto_distribution: request.auto_distribution,
             updating_until_ms: None,
             consumers: Vec::new(),
+            shard_count_updates_ms: Vec::new(),
+            mode_switches_ms: Vec::new(),
         };
         let stream = Stream::open(record.clone(), &*self.inner.logs)?;
         self.inner.meta.save_stream(&record)?;

@@ -6,6 +6,7 @@ use riffle_model::{HashKeyRange, IteratorToken, Millis, SequenceNumber, ShardId}
 
 use crate::Engine;
 use crate::error::{EngineError, EngineResult};
+use crate::metrics::{ShardCounters, ShardMetric, StreamCounters, StreamMetric};
 
 /// A record as GetRecords returns it.
 #[derive(Clone, Debug)]
@@ -79,6 +80,12 @@ impl Engine {
         let shard = state.shard(shard_id, now).ok_or_else(not_found)?;
         let enforce = state.enforce_limits(self.inner.config.enforce_limits);
         if enforce && !shard.traffic.lock().admit_read(now) {
+            shard
+                .counters
+                .add(ShardMetric::ReadProvisionedThroughputExceeded, 1);
+            stream
+                .counters
+                .add(StreamMetric::ReadProvisionedThroughputExceeded, 1);
             return Err(EngineError::Throttled {
                 stream: stream.name.to_string(),
                 shard: shard_id,
@@ -88,8 +95,8 @@ impl Engine {
         let stored = shard
             .log
             .read(token.offset, limit, GET_RECORDS_BYTES_MAX, cutoff)?;
+        let bytes: usize = stored.iter().map(riffle_store::Record::size_bytes).sum();
         if enforce {
-            let bytes = stored.iter().map(riffle_store::Record::size_bytes).sum();
             shard.traffic.lock().charge_read(now, bytes);
         }
         let bounds = shard.log.bounds();
@@ -114,6 +121,7 @@ impl Engine {
                 .unwrap_or(now);
             now.saturating_sub(behind_from)
         };
+        count_read(&stream.counters, &shard.counters, stored.len(), bytes, millis_behind_latest);
         let records = stored
             .into_iter()
             .map(|r| ReadRecord {
@@ -162,4 +170,21 @@ impl Engine {
             encrypted: state.record.encryption_key_id.is_some(),
         })
     }
+}
+
+/// Adds one successful GetRecords call to the stream's and shard's metrics.
+fn count_read(
+    stream: &StreamCounters,
+    shard: &ShardCounters,
+    records: usize,
+    bytes: usize,
+    millis_behind_latest: u64,
+) {
+    stream.add(StreamMetric::GetRecordsSuccess, 1);
+    stream.add(StreamMetric::GetRecordsRecords, records as u64);
+    stream.add(StreamMetric::GetRecordsBytes, bytes as u64);
+    stream.set(StreamMetric::GetRecordsIteratorAgeMilliseconds, millis_behind_latest);
+    shard.add(ShardMetric::OutgoingRecords, records as u64);
+    shard.add(ShardMetric::OutgoingBytes, bytes as u64);
+    shard.set(ShardMetric::IteratorAgeMilliseconds, millis_behind_latest);
 }

@@ -3,19 +3,10 @@
 use riffle_model::{StreamArn, StreamName};
 
 use crate::error::EngineResult;
+use crate::metrics::ShardMetric;
 use crate::stream::StreamStatus;
 use crate::{Engine, StreamRef};
 
-/// Every shard-level metric, in AWS's order; `ALL` stands for all of them.
-pub const SHARD_LEVEL_METRICS: [&str; 7] = [
-    "IncomingBytes",
-    "IncomingRecords",
-    "OutgoingBytes",
-    "OutgoingRecords",
-    "WriteProvisionedThroughputExceeded",
-    "ReadProvisionedThroughputExceeded",
-    "IteratorAgeMilliseconds",
-];
 
 #[derive(Clone, Debug)]
 pub struct MonitoringChange {
@@ -40,8 +31,9 @@ impl Engine {
         let (name, current, desired) =
             self.modify_stream(stream, &[StreamStatus::Active], |record, _| {
                 let current = record.shard_level_metrics.clone();
-                record.shard_level_metrics = SHARD_LEVEL_METRICS
+                record.shard_level_metrics = ShardMetric::ALL
                     .iter()
+                    .map(|metric| metric.cloudwatch_name())
                     .filter(|metric| {
                         if enable {
                             current.iter().any(|c| c == *metric) || named(metric)

@@ -9,6 +9,8 @@ use riffle_model::{HashKey, SequenceNumber, ShardId};
 use riffle_store::{NewRecord, StoreError};
 
 use crate::error::{EngineError, EngineResult};
+use crate::metrics::{ShardMetric, StreamMetric};
+use crate::stream::Stream;
 use crate::{Engine, StreamRef};
 
 /// One record to put, already checked against the model by the wire layer.
@@ -168,7 +170,7 @@ impl Engine {
                                 sequence,
                             });
                         }
-                        pending.push((appended.durable, members));
+                        pending.push((appended.durable, shard_index, members));
                     }
                     Err(err) => {
                         tracing::error!(stream = %stream.name, shard = %shard.id, error = %err, "append failed");
@@ -180,13 +182,18 @@ impl Engine {
             }
         }
         // Acknowledge only what is durable.
-        for (durable, members) in pending {
-            if let Err(err) = durable.wait().await {
-                for i in members {
-                    outcomes[i] = Err(RecordFailure::Internal(err.clone()));
+        let mut stored = Vec::with_capacity(pending.len());
+        for (durable, shard_index, members) in pending {
+            match durable.wait().await {
+                Ok(()) => stored.push((shard_index, members)),
+                Err(err) => {
+                    for i in members {
+                        outcomes[i] = Err(RecordFailure::Internal(err.clone()));
+                    }
                 }
             }
         }
+        count_puts(&stream, entries, &outcomes, &stored, batch);
         Ok(outcomes)
     }
 
@@ -214,5 +221,53 @@ impl Engine {
                 shard,
             },
         })
+    }
+}
+
+/// Adds one put request to the stream's and its shards' metrics.
+fn count_puts(
+    stream: &Stream,
+    entries: &[PutEntry<'_>],
+    outcomes: &[Result<PutResult, RecordFailure>],
+    stored: &[(u32, Vec<usize>)],
+    batch: bool,
+) {
+    let bytes_of = |members: &[usize]| -> u64 {
+        members.iter().map(|&i| entries[i].size_bytes() as u64).sum()
+    };
+    let mut throttled = 0;
+    {
+        let state = stream.state.read();
+        for (shard_index, members) in stored {
+            let shard = &state.shards[*shard_index as usize];
+            shard.counters.add(ShardMetric::IncomingRecords, members.len() as u64);
+            shard.counters.add(ShardMetric::IncomingBytes, bytes_of(members));
+        }
+        for outcome in outcomes {
+            if let Err(RecordFailure::Throttled { shard }) = outcome {
+                throttled += 1;
+                state.shards[shard.index()]
+                    .counters
+                    .add(ShardMetric::WriteProvisionedThroughputExceeded, 1);
+            }
+        }
+    }
+    let records: u64 = stored.iter().map(|(_, m)| m.len() as u64).sum();
+    let bytes: u64 = stored.iter().map(|(_, m)| bytes_of(m)).sum();
+    let counters = &stream.counters;
+    counters.add(StreamMetric::IncomingRecords, records);
+    counters.add(StreamMetric::IncomingBytes, bytes);
+    counters.add(StreamMetric::WriteProvisionedThroughputExceeded, throttled);
+    if batch {
+        counters.add(StreamMetric::PutRecordsSuccess, 1);
+        counters.add(StreamMetric::PutRecordsBytes, bytes);
+        counters.add(StreamMetric::PutRecordsTotalRecords, entries.len() as u64);
+        counters.add(StreamMetric::PutRecordsSuccessfulRecords, records);
+        counters.add(StreamMetric::PutRecordsThrottledRecords, throttled);
+        let failed = outcomes.iter().filter(|o| o.is_err()).count() as u64 - throttled;
+        counters.add(StreamMetric::PutRecordsFailedRecords, failed);
+    } else if records == 1 {
+        counters.add(StreamMetric::PutRecordSuccess, 1);
+        counters.add(StreamMetric::PutRecordBytes, bytes);
     }
 }

@@ -7,10 +7,12 @@
 //! stream's read lock and resharding its write lock, so no record lands in
 //! a parent after its end was taken.
 
+use riffle_model::limits::{QUOTA_WINDOW_MS, SHARD_COUNT_UPDATES_PER_DAY};
 use riffle_model::{HashKeyRange, Millis, ShardId, StreamArn, StreamName};
 use riffle_store::{ClosedShard, StreamRecord};
 
 use crate::error::{EngineError, EngineResult};
+use crate::metrics::ReshardTrigger;
 use crate::stream::{StreamState, StreamStatus, new_shard_record};
 use crate::{Engine, StreamRef};
 
@@ -20,6 +22,10 @@ struct Plan<'a> {
     state: &'a StreamState,
     now: Millis,
     account: &'a str,
+    /// Who asked; UpdateShardCount's daily quota binds clients only.
+    trigger: ReshardTrigger,
+    splits: u64,
+    merges: u64,
 }
 
 impl Plan<'_> {
@@ -97,6 +103,7 @@ impl Plan<'_> {
         let range = self.range(index);
         debug_assert!(range.start < at && at <= range.end);
         self.close(index)?;
+        self.splits += 1;
         let low = self.open_child(
             HashKeyRange {
                 start: range.start,
@@ -125,6 +132,7 @@ impl Plan<'_> {
         };
         self.close(shard)?;
         self.close(adjacent)?;
+        self.merges += 1;
         Ok(self.open_child(range, shard, Some(adjacent)))
     }
 
@@ -157,6 +165,7 @@ impl Engine {
     fn reshard<T>(
         &self,
         stream_ref: &StreamRef,
+        trigger: ReshardTrigger,
         change: impl FnOnce(&mut Plan<'_>) -> EngineResult<T>,
     ) -> EngineResult<T> {
         let stream = self.lookup(stream_ref)?;
@@ -184,15 +193,18 @@ impl Engine {
                 status,
             });
         }
-        let (result, mut record) = {
+        let (result, mut record, splits, merges) = {
             let mut plan = Plan {
                 record: state.record.clone(),
                 state: &state,
                 now,
                 account: config.account.as_str(),
+                trigger,
+                splits: 0,
+                merges: 0,
             };
             let result = change(&mut plan)?;
-            (result, plan.record)
+            (result, plan.record, plan.splits, plan.merges)
         };
         let open_before = state.open_shard_count();
         let open_after = record.shards.iter().filter(|s| s.closed.is_none()).count();
@@ -214,7 +226,8 @@ impl Engine {
         let new_shards = state.open_new_shards(&record, &*self.inner.logs)?;
         self.inner.meta.save_stream(&record)?;
         state.install(record, new_shards);
-        tracing::info!(stream = %stream.name, open_shards = open_after, "stream resharded");
+        stream.reshards.record(trigger, splits, merges);
+        tracing::info!(stream = %stream.name, open_shards = open_after, splits, merges, trigger = trigger.as_str(), "stream resharded");
         Ok(result)
     }
 
@@ -231,7 +244,17 @@ impl Engine {
         shard: &str,
         new_starting_hash_key: u128,
     ) -> EngineResult<()> {
-        self.reshard(stream, |plan| {
+        self.split_shard_by(ReshardTrigger::Api, stream, shard, new_starting_hash_key)
+    }
+
+    pub(crate) fn split_shard_by(
+        &self,
+        trigger: ReshardTrigger,
+        stream: &StreamRef,
+        shard: &str,
+        new_starting_hash_key: u128,
+    ) -> EngineResult<()> {
+        self.reshard(stream, trigger, |plan| {
             let index = plan.open_shard(shard)?;
             let range = plan.range(index);
             if new_starting_hash_key <= range.start.saturating_add(1) || new_starting_hash_key >= range.end {
@@ -259,7 +282,17 @@ impl Engine {
         shard: &str,
         adjacent: &str,
     ) -> EngineResult<()> {
-        self.reshard(stream, |plan| {
+        self.merge_shards_by(ReshardTrigger::Api, stream, shard, adjacent)
+    }
+
+    pub(crate) fn merge_shards_by(
+        &self,
+        trigger: ReshardTrigger,
+        stream: &StreamRef,
+        shard: &str,
+        adjacent: &str,
+    ) -> EngineResult<()> {
+        self.reshard(stream, trigger, |plan| {
             let first = plan.open_shard(shard)?;
             let second = plan.open_shard(adjacent)?;
             let (a, b) = (plan.range(first), plan.range(second));
@@ -283,16 +316,39 @@ impl Engine {
     ///
     /// # Errors
     /// The target is more than double or less than half the open shards,
-    /// over the account limit, or the stream is not ACTIVE.
+    /// over the account limit, the stream was already rescaled ten times in
+    /// the last 24 hours, or the stream is not ACTIVE.
     pub fn update_shard_count(
         &self,
         stream: &StreamRef,
         target: u32,
     ) -> EngineResult<ShardCountChange> {
+        self.update_shard_count_by(ReshardTrigger::Api, stream, target)
+    }
+
+    pub(crate) fn update_shard_count_by(
+        &self,
+        trigger: ReshardTrigger,
+        stream: &StreamRef,
+        target: u32,
+    ) -> EngineResult<ShardCountChange> {
         let limit = self.inner.config.account_shard_limit;
-        let (name, current) = self.reshard(stream, |plan| {
+        let daily_quotas = self.inner.config.daily_quotas;
+        let (name, current) = self.reshard(stream, trigger, |plan| {
             let current = plan.open_shards().len() as u32;
             let counts = format!("Current open shard count: {current}, Target shard count: {target}");
+            if plan.trigger == ReshardTrigger::Api {
+                let calls = recent_calls(&mut plan.record.shard_count_updates_ms, plan.now);
+                if daily_quotas && calls.len() >= SHARD_COUNT_UPDATES_PER_DAY {
+                    return Err(EngineError::LimitExceeded(format!(
+                        "Stream {} under account {} has already been scaled {SHARD_COUNT_UPDATES_PER_DAY} times with UpdateShardCount in the last 24 hours; the next scaling is allowed at {}.",
+                        plan.record.name,
+                        plan.account,
+                        Millis(calls[0] + QUOTA_WINDOW_MS).java_date()
+                    )));
+                }
+                calls.push(plan.now.0);
+            }
             if target > limit {
                 return Err(EngineError::LimitExceeded(format!(
                     "Target shard count or number of open shards cannot be greater than {limit}. {counts}"
@@ -339,4 +395,11 @@ impl Engine {
             target,
         })
     }
+}
+
+/// Drops the calls older than the quota window from `calls` (kept in call
+/// order) and returns the rest.
+pub(crate) fn recent_calls(calls: &mut Vec<u64>, now: Millis) -> &mut Vec<u64> {
+    calls.retain(|&at| now.0.saturating_sub(at) < QUOTA_WINDOW_MS);
+    calls
 }

@@ -1,9 +1,11 @@
 //! UpdateMaxRecordSize, UpdateStreamMode, UpdateStreamWarmThroughput and
 //! UpdateStreamRecordDistributionStrategy.
 
-use riffle_model::{StreamArn, StreamName};
+use riffle_model::limits::{QUOTA_WINDOW_MS, STREAM_MODE_SWITCHES_PER_DAY};
+use riffle_model::{Millis, StreamArn, StreamName};
 
 use crate::error::{EngineError, EngineResult};
+use crate::ops::reshard::recent_calls;
 use crate::stream::StreamStatus;
 use crate::{Engine, StreamRef};
 
@@ -43,6 +45,7 @@ impl Engine {
         let limits = self.describe_limits()?;
         let account = self.inner.config.account.as_str().to_owned();
         let delay_ms = self.inner.config.create_delay_ms;
+        let daily_quotas = self.inner.config.daily_quotas;
         self.modify_stream(stream, &[StreamStatus::Active], |record, now| {
             if record.on_demand == on_demand {
                 return Err(EngineError::InvalidArgument(format!(
@@ -51,6 +54,15 @@ impl Engine {
                     if on_demand { "ON_DEMAND" } else { "PROVISIONED" }
                 )));
             }
+            let switches = recent_calls(&mut record.mode_switches_ms, now);
+            if daily_quotas && switches.len() >= STREAM_MODE_SWITCHES_PER_DAY {
+                return Err(EngineError::LimitExceeded(format!(
+                    "Stream {} under account {account} has already switched capacity mode {STREAM_MODE_SWITCHES_PER_DAY} times in the last 24 hours; the next switch is allowed at {}.",
+                    record.name,
+                    Millis(switches[0] + QUOTA_WINDOW_MS).java_date()
+                )));
+            }
+            switches.push(now.0);
             if on_demand && limits.on_demand_stream_count >= limits.on_demand_stream_count_limit {
                 return Err(EngineError::LimitExceeded(format!(
                     "This request would exceed the limit of {} ON_DEMAND streams for the account {account}.",

@@ -22,6 +22,7 @@ use super::consumers::{ConsumerRef, ConsumerStatus};
 use super::get_records::{ChildShard, ReadRecord};
 use super::get_shard_iterator::{IteratorStart, resolve_shard_id};
 use crate::error::{EngineError, EngineResult};
+use crate::metrics::StreamMetric;
 use crate::stream::Stream;
 use crate::{Engine, StreamRef};
 
@@ -163,6 +164,9 @@ impl Engine {
                 },
             );
         }
+        stream
+            .counters
+            .add(StreamMetric::SubscribeToShardSuccess, 1);
         Ok(Subscription {
             engine: self.clone(),
             stream,
@@ -185,6 +189,17 @@ impl Engine {
                 lease.ended.end();
             }
         }
+    }
+}
+
+impl Subscriptions {
+    /// Subscriptions currently running (not yet ended or dropped).
+    pub(crate) fn active(&self) -> usize {
+        self.leases
+            .lock()
+            .values()
+            .filter(|lease| !lease.ended.ended.load(Ordering::Acquire))
+            .count()
     }
 }
 
@@ -294,6 +309,17 @@ impl Subscription {
         } else {
             Vec::new()
         };
+        let counters = &self.stream.counters;
+        counters.add(StreamMetric::SubscribeToShardEventSuccess, 1);
+        counters.add(StreamMetric::SubscribeToShardEventRecords, stored.len() as u64);
+        counters.add(
+            StreamMetric::SubscribeToShardEventBytes,
+            stored.iter().map(|r| r.size_bytes() as u64).sum(),
+        );
+        counters.set(
+            StreamMetric::SubscribeToShardEventMillisBehindLatest,
+            millis_behind_latest,
+        );
         let records = stored
             .into_iter()
             .map(|r| ReadRecord {

@@ -358,3 +358,35 @@ async fn a_stream_being_resharded_is_updating_and_refuses_another_change() {
     // Writes still work while UPDATING, as on AWS.
     put(&riffle, "busy", 7, "still writable").await;
 }
+
+#[tokio::test]
+async fn update_shard_count_is_limited_to_ten_calls_a_day_unless_lifted() {
+    for lifted in [false, true] {
+        let temp = tempfile::tempdir().unwrap();
+        let extra: &[&str] = if lifted { &["--no-daily-quotas"] } else { &[] };
+        let riffle = Riffle::start_in(temp.path(), extra);
+        riffle.create_stream("daily", 1).await;
+        let update = |target: i32| {
+            riffle
+                .client
+                .update_shard_count()
+                .stream_name("daily")
+                .target_shard_count(target)
+                .scaling_type(ScalingType::UniformScaling)
+                .send()
+        };
+        for call in 0..10 {
+            update(if call % 2 == 0 { 2 } else { 1 }).await.unwrap();
+        }
+        if lifted {
+            update(2).await.expect("--no-daily-quotas lifts the quota");
+        } else {
+            let (code, message) = aws_error(update(2).await);
+            assert_eq!(code, "LimitExceededException");
+            assert!(
+                message.contains("has already been scaled 10 times with UpdateShardCount in the last 24 hours"),
+                "{message}"
+            );
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! The transport and the protocol edge: h2c with prior knowledge, HTTP/1.1,
-//! CBOR, authentication and content-type checks, CORS, and the framework
-//! errors no SDK will produce on purpose.
+//! CBOR, authentication and content-type checks, CORS, the framework
+//! errors no SDK will produce on purpose, and `GET /metrics`.
 
 use bytes::Bytes;
 use ciborium::Value as Cbor;
@@ -33,6 +33,7 @@ impl Answer {
 struct Call<'a> {
     http2: bool,
     method: &'a str,
+    path: &'a str,
     target: Option<&'a str>,
     content_type: Option<&'a str>,
     authorization: Option<&'a str>,
@@ -45,6 +46,7 @@ impl<'a> Call<'a> {
         Call {
             http2: false,
             method: "POST",
+            path: "/",
             target: Some(target),
             content_type: Some("application/x-amz-json-1.1"),
             authorization: Some(SIGNED),
@@ -66,7 +68,7 @@ impl<'a> Call<'a> {
         let stream = TcpStream::connect(riffle.addr).await.unwrap();
         let mut builder = Request::builder()
             .method(self.method)
-            .uri(format!("http://{}/", riffle.addr));
+            .uri(format!("http://{}{}", riffle.addr, self.path));
         for (name, value) in [
             ("x-amz-target", self.target),
             ("content-type", self.content_type),
@@ -631,4 +633,80 @@ async fn subscribe_to_shard_streams_cbor_events_over_h2c() {
                 && header(h, ":content-type") == "application/x-amz-cbor-1.1")
     );
     assert_eq!(records, [vec![0u8], vec![1], vec![2]]);
+}
+
+#[tokio::test]
+async fn metrics_show_traffic_scaling_and_enhanced_monitoring_in_prometheus_format() {
+    let riffle = Riffle::start();
+    riffle.create_stream("watched", 1).await;
+    let client = &riffle.client;
+    for i in 0..3 {
+        client
+            .put_record()
+            .stream_name("watched")
+            .partition_key("k")
+            .data(aws_sdk_kinesis::primitives::Blob::new(format!("record {i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    client
+        .split_shard()
+        .stream_name("watched")
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key((1u128 << 127).to_string())
+        .send()
+        .await
+        .unwrap();
+    client
+        .enable_enhanced_monitoring()
+        .stream_name("watched")
+        .shard_level_metrics(aws_sdk_kinesis::types::MetricsName::IncomingRecords)
+        .send()
+        .await
+        .unwrap();
+
+    let metrics = Call {
+        method: "GET",
+        path: "/metrics",
+        ..Call::json("", "")
+    }
+    .send(&riffle)
+    .await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = metrics.text();
+    for line in [
+        "riffle_streams 1",
+        "riffle_stream_open_shards{stream=\"watched\"} 2",
+        "riffle_stream_closed_shards{stream=\"watched\"} 1",
+        "riffle_stream_shard_splits_total{stream=\"watched\",trigger=\"api\"} 1",
+        "riffle_stream_shard_splits_total{stream=\"watched\",trigger=\"on_demand\"} 0",
+        "riffle_stream_put_record_success_total{stream=\"watched\"} 3",
+        "riffle_stream_incoming_records_total{stream=\"watched\"} 3",
+        "riffle_stream_status{stream=\"watched\",status=\"ACTIVE\"} 1",
+        "# TYPE riffle_stream_get_records_iterator_age_milliseconds gauge",
+        "riffle_shard_incoming_records_total{stream=\"watched\",shard=\"shardId-000000000000\"} 3",
+        "riffle_shard_incoming_records_total{stream=\"watched\",shard=\"shardId-000000000002\"} 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("riffle_shard_outgoing_records"),
+        "only the enabled shard metrics appear"
+    );
+    // Every sample line parses as `name{labels} value`.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        assert!(value.parse::<u64>().is_ok(), "{line}");
+        assert!(series.starts_with("riffle_"), "{line}");
+    }
 }
