@@ -1,5 +1,6 @@
 //! Enhanced fan-out: stream consumers and SubscribeToShard through the Rust
-//! SDK (event stream over HTTP/1.1 chunked), checked record by record.
+//! SDK (event stream over HTTP/1.1 chunked and over h2c), checked record by
+//! record.
 
 use std::time::Duration;
 
@@ -199,16 +200,46 @@ async fn consumers_register_describe_list_and_deregister() {
 }
 
 #[tokio::test]
-async fn subscribe_to_shard_pushes_every_record_once_in_order_and_resumes() {
+async fn subscribe_to_shard_pushes_every_record_once_in_order_and_resumes_over_http1() {
     let riffle = Riffle::start();
+    push_and_resume(&riffle, &riffle.client).await;
+}
+
+#[tokio::test]
+async fn subscribe_to_shard_pushes_every_record_once_in_order_and_resumes_over_h2c() {
+    let riffle = Riffle::start();
+    push_and_resume(&riffle, &crate::h2c::h2c_client_for(riffle.addr)).await;
+}
+
+/// Subscribes from TRIM_HORIZON, receives pushed records, is refused a second
+/// subscription within five seconds, then resumes from the continuation
+/// number: every record arrives once, in order. All calls go through `client`.
+async fn push_and_resume(riffle: &Riffle, client: &aws_sdk_kinesis::Client) {
     riffle.create_stream("push", 1).await;
+    let put = |data: String| {
+        client
+            .put_record()
+            .stream_name("push")
+            .partition_key("k")
+            .data(Blob::new(data))
+            .send()
+    };
     for i in 0..5 {
-        put(&riffle, "push", &format!("r{i}")).await;
+        put(format!("r{i}")).await.unwrap();
     }
-    let consumer = register(&riffle, "push", "reader").await;
+    let consumer = client
+        .register_stream_consumer()
+        .stream_arn(format!("{STREAM_ARN_PREFIX}push"))
+        .consumer_name("reader")
+        .send()
+        .await
+        .unwrap()
+        .consumer()
+        .unwrap()
+        .consumer_arn()
+        .to_owned();
     let subscribe = |position: StartingPosition| {
-        riffle
-            .client
+        client
             .subscribe_to_shard()
             .consumer_arn(&consumer)
             .shard_id("shardId-000000000000")
@@ -227,7 +258,7 @@ async fn subscribe_to_shard_pushes_every_record_once_in_order_and_resumes() {
     assert_eq!(first, ["r0", "r1", "r2", "r3", "r4"]);
     // Records put now are pushed to the open subscription.
     for i in 5..8 {
-        put(&riffle, "push", &format!("r{i}")).await;
+        put(format!("r{i}")).await.unwrap();
     }
     let (pushed, continuation) = receive(&mut output.event_stream, 3).await;
     assert_eq!(pushed, ["r5", "r6", "r7"]);
@@ -245,7 +276,7 @@ async fn subscribe_to_shard_pushes_every_record_once_in_order_and_resumes() {
     assert_eq!(code, "ResourceInUseException");
     drop(output);
     for i in 8..10 {
-        put(&riffle, "push", &format!("r{i}")).await;
+        put(format!("r{i}")).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(5_100)).await;
     let resume = StartingPosition::builder()

@@ -8,6 +8,7 @@ mod control;
 mod crash;
 mod errors;
 mod fanout;
+mod h2c;
 mod records;
 mod reshard;
 mod streams;
