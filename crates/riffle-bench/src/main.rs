@@ -11,8 +11,8 @@
 //! - `read`: catch-up reading of everything in the stream from TRIM_HORIZON.
 //! - `tail`: puts at a fixed rate while a reader polls the tip; reports
 //!   put-acknowledged → record-visible latency.
-//! - `fanout`: the same with an enhanced fan-out subscriber
-//!   (SubscribeToShard) instead of polling.
+//! - `fanout`: the same with enhanced fan-out subscribers (SubscribeToShard,
+//!   one or hundreds on one shard) instead of polling.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +47,10 @@ struct Cli {
     /// A label for the JSON line (e.g. the server's name).
     #[arg(long, default_value = "riffle")]
     label: String,
+    /// The server's process id: its resident memory after the run is
+    /// reported as `server_rss_mib` (Linux).
+    #[arg(long)]
+    server_pid: Option<u32>,
     #[command(subcommand)]
     workload: Workload,
 }
@@ -90,8 +94,10 @@ enum Workload {
         #[arg(long, default_value_t = 100)]
         record_bytes: usize,
     },
-    /// Puts `rate` records a second for `seconds` while an enhanced fan-out
-    /// consumer is subscribed (SubscribeToShard over HTTP/1.1 chunked).
+    /// Puts `rate` records a second for `seconds` while `subscribers`
+    /// enhanced fan-out consumers are subscribed to the one shard
+    /// (SubscribeToShard over HTTP/1.1 chunked). More than 20 needs the
+    /// server's --consumer-limit raised.
     Fanout {
         #[arg(long, default_value_t = 1000)]
         rate: u64,
@@ -99,6 +105,8 @@ enum Workload {
         seconds: u64,
         #[arg(long, default_value_t = 100)]
         record_bytes: usize,
+        #[arg(long, default_value_t = 1)]
+        subscribers: usize,
     },
     /// Puts `rate` records a second for `seconds` while a reader polls the tip.
     Tail {
@@ -611,48 +619,53 @@ async fn fanout(
     rate: u64,
     seconds: u64,
     record_bytes: usize,
+    subscribers: usize,
 ) -> anyhow::Result<Report> {
     let stream = create_stream(endpoint, 1).await?;
-    let mut control = Connection::open(endpoint).await?;
     let arn = format!("arn:aws:kinesis:us-east-1:000000000000:stream/{stream}");
-    let registered = control
-        .call_ok(
-            "RegisterStreamConsumer",
-            json!({"StreamARN": arn, "ConsumerName": "bench"}),
-        )
-        .await?;
-    let consumer_arn =
-        serde_json::from_slice::<serde_json::Value>(&registered)?["Consumer"]["ConsumerARN"]
-            .as_str()
-            .context("no ConsumerARN")?
-            .to_owned();
-    for _ in 0..200 {
-        let described = control
+    let mut control = Connection::open(endpoint).await?;
+    let mut consumer_arns = Vec::with_capacity(subscribers);
+    for i in 0..subscribers {
+        let registered = control
             .call_ok(
-                "DescribeStreamConsumer",
-                json!({"ConsumerARN": consumer_arn}),
+                "RegisterStreamConsumer",
+                json!({"StreamARN": arn, "ConsumerName": format!("bench-{i}")}),
             )
             .await?;
-        if serde_json::from_slice::<serde_json::Value>(&described)?["ConsumerDescription"]["ConsumerStatus"]
-            == "ACTIVE"
-        {
-            break;
+        consumer_arns.push(
+            serde_json::from_slice::<serde_json::Value>(&registered)?["Consumer"]["ConsumerARN"]
+                .as_str()
+                .context("no ConsumerARN")?
+                .to_owned(),
+        );
+    }
+    for consumer_arn in &consumer_arns {
+        wait_consumer_active(&mut control, consumer_arn).await?;
+    }
+    let mut event_streams = Vec::with_capacity(subscribers);
+    for consumer_arn in &consumer_arns {
+        let mut subscriber = Connection::open(endpoint).await?;
+        let body = json!({"ConsumerARN": consumer_arn, "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}});
+        let response = subscriber
+            .send("SubscribeToShard", serde_json::to_vec(&body)?)
+            .await?;
+        if response.status() != 200 {
+            bail!("SubscribeToShard failed with {}", response.status());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        event_streams.push(response.into_body());
     }
-    let mut subscriber = Connection::open(endpoint).await?;
-    let body = json!({"ConsumerARN": consumer_arn, "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}});
-    let response = subscriber
-        .send("SubscribeToShard", serde_json::to_vec(&body)?)
-        .await?;
-    if response.status() != 200 {
-        bail!("SubscribeToShard failed with {}", response.status());
-    }
-    let mut events = response.into_body();
 
     let total = rate * seconds;
     let acked: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
     let origin = Instant::now();
+    let give_up = Instant::now() + Duration::from_secs(seconds + 30);
+    let receivers: Vec<_> = event_streams
+        .into_iter()
+        .map(|events| {
+            let acked = acked.clone();
+            tokio::spawn(receive_events(events, acked, total, origin, give_up))
+        })
+        .collect();
     let writer = spawn_paced_writer(
         endpoint,
         stream.clone(),
@@ -664,8 +677,58 @@ async fn fanout(
     );
     let mut latencies = Latencies::default();
     let mut seen = 0u64;
+    let mut fewest_seen = u64::MAX;
+    for receiver in receivers {
+        let (received, mut own) = receiver.await??;
+        seen += received;
+        fewest_seen = fewest_seen.min(received);
+        latencies.0.append(&mut own.0);
+    }
+    writer.await??;
+    delete_stream(endpoint, &stream).await;
+    Ok(Report {
+        workload: "fanout",
+        params: json!({"rate": rate, "seconds": seconds, "record_bytes": record_bytes, "subscribers": subscribers}),
+        metrics: vec![
+            ("records_seen", seen as f64),
+            ("fewest_seen_by_one", fewest_seen as f64),
+            ("visible_p50_ms", latencies.percentile_ms(50.0)),
+            ("visible_p99_ms", latencies.percentile_ms(99.0)),
+            ("visible_max_ms", latencies.percentile_ms(100.0)),
+        ],
+    })
+}
+
+async fn wait_consumer_active(control: &mut Connection, consumer_arn: &str) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        let described = control
+            .call_ok(
+                "DescribeStreamConsumer",
+                json!({"ConsumerARN": consumer_arn}),
+            )
+            .await?;
+        if serde_json::from_slice::<serde_json::Value>(&described)?["ConsumerDescription"]["ConsumerStatus"]
+            == "ACTIVE"
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("consumer {consumer_arn} never became ACTIVE")
+}
+
+/// Reads one subscription's event stream until `total` records arrived (or
+/// `give_up`), timing each record from its put's acknowledgement.
+async fn receive_events(
+    mut events: hyper::body::Incoming,
+    acked: Arc<Vec<AtomicU64>>,
+    total: u64,
+    origin: Instant,
+    give_up: Instant,
+) -> anyhow::Result<(u64, Latencies)> {
+    let mut latencies = Latencies::default();
+    let mut seen = 0u64;
     let mut buffer: Vec<u8> = Vec::new();
-    let give_up = Instant::now() + Duration::from_secs(seconds + 30);
     while seen < total && Instant::now() < give_up {
         let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(10), events.frame()).await
         else {
@@ -677,13 +740,15 @@ async fn fanout(
         buffer.extend_from_slice(&chunk);
         let now = origin.elapsed().as_micros() as u64;
         // Event-stream messages: total length (u32 BE) first; payload ends 4 bytes before the end.
-        while buffer.len() >= 12 {
-            let total_len = u32::from_be_bytes(buffer[0..4].try_into()?) as usize;
-            if buffer.len() < total_len {
+        let mut consumed = 0;
+        while buffer.len() - consumed >= 12 {
+            let message = &buffer[consumed..];
+            let total_len = u32::from_be_bytes(message[0..4].try_into()?) as usize;
+            if message.len() < total_len {
                 break;
             }
-            let headers_len = u32::from_be_bytes(buffer[4..8].try_into()?) as usize;
-            let payload = &buffer[12 + headers_len..total_len - 4];
+            let headers_len = u32::from_be_bytes(message[4..8].try_into()?) as usize;
+            let payload = &message[12 + headers_len..total_len - 4];
             if let Ok(event) = serde_json::from_slice::<TailPage>(payload) {
                 for record in &event.records {
                     let i: usize = record.partition_key.parse()?;
@@ -691,21 +756,11 @@ async fn fanout(
                     seen += 1;
                 }
             }
-            buffer.drain(..total_len);
+            consumed += total_len;
         }
+        buffer.drain(..consumed);
     }
-    writer.await??;
-    drop(events);
-    delete_stream(endpoint, &stream).await;
-    Ok(Report {
-        workload: "fanout",
-        params: json!({"rate": rate, "seconds": seconds, "record_bytes": record_bytes}),
-        metrics: vec![
-            ("records_seen", seen as f64),
-            ("visible_p50_ms", latencies.percentile_ms(50.0)),
-            ("visible_p99_ms", latencies.percentile_ms(99.0)),
-        ],
-    })
+    Ok((seen, latencies))
 }
 
 #[derive(Deserialize)]
@@ -786,9 +841,21 @@ fn main() -> anyhow::Result<()> {
                 rate,
                 seconds,
                 record_bytes,
-            } => fanout(endpoint, rate, seconds, record_bytes).await,
+                subscribers,
+            } => fanout(endpoint, rate, seconds, record_bytes, subscribers).await,
         }
     })?;
+    let mut report = report;
+    if let Some(pid) = cli.server_pid {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .with_context(|| format!("reading the memory of process {pid}"))?;
+        let rss_kib: f64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmRSS line")?;
+        report.metrics.push(("server_rss_mib", rss_kib / 1024.0));
+    }
     let mut line = serde_json::Map::new();
     line.insert("label".into(), json!(cli.label));
     line.insert("workload".into(), json!(report.workload));

@@ -59,6 +59,9 @@ pub enum EngineError {
     LimitExceeded(String),
     #[error("{0}")]
     ExpiredNextToken(String),
+    /// DryRun was set and every check passed: AWS answers this, not the result.
+    #[error("the request would have succeeded, but DryRun was set")]
+    DryRun,
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
 }

@@ -546,8 +546,20 @@ mod on_demand {
         let metrics = engine.metrics();
         let reshards = &metrics.streams[0].reshards;
         let by = |trigger| reshards.iter().find(|r| r.trigger == trigger).unwrap();
-        assert_eq!((by(ReshardTrigger::OnDemand).splits, by(ReshardTrigger::OnDemand).merges), (1, 1));
-        assert_eq!((by(ReshardTrigger::Api).splits, by(ReshardTrigger::Api).merges), (0, 0));
+        assert_eq!(
+            (
+                by(ReshardTrigger::OnDemand).splits,
+                by(ReshardTrigger::OnDemand).merges
+            ),
+            (1, 1)
+        );
+        assert_eq!(
+            (
+                by(ReshardTrigger::Api).splits,
+                by(ReshardTrigger::Api).merges
+            ),
+            (0, 0)
+        );
         assert_eq!(metrics.streams[0].open_shards, 1);
         assert_eq!(metrics.streams[0].closed_shards, 3);
         // Every record is still readable through the lineage.
@@ -769,7 +781,9 @@ mod daily_quotas {
     async fn the_capacity_mode_switches_twice_per_rolling_day() {
         let (_dir, clock, engine) = setup("m", 1).await;
         engine.update_stream_mode(&stream("m"), true, None).unwrap();
-        engine.update_stream_mode(&stream("m"), false, None).unwrap();
+        engine
+            .update_stream_mode(&stream("m"), false, None)
+            .unwrap();
         let message = limit_message(engine.update_stream_mode(&stream("m"), true, None));
         assert!(
             message.starts_with("Stream m under account 000000000000 has already switched capacity mode 2 times in the last 24 hours"),
@@ -848,7 +862,11 @@ mod metrics {
             .collect();
         engine.put_records(&stream("m"), &entries).await.unwrap();
         assert_eq!(value(&engine, StreamMetric::PutRecordSuccess), 1);
-        assert_eq!(value(&engine, StreamMetric::PutRecordBytes), 6, "data plus key");
+        assert_eq!(
+            value(&engine, StreamMetric::PutRecordBytes),
+            6,
+            "data plus key"
+        );
         assert_eq!(value(&engine, StreamMetric::PutRecordsSuccess), 1);
         assert_eq!(value(&engine, StreamMetric::PutRecordsTotalRecords), 3);
         assert_eq!(value(&engine, StreamMetric::PutRecordsSuccessfulRecords), 3);
@@ -869,7 +887,10 @@ mod metrics {
         assert_eq!(value(&engine, StreamMetric::GetRecordsSuccess), 2);
         assert_eq!(value(&engine, StreamMetric::GetRecordsRecords), 4);
         assert_eq!(value(&engine, StreamMetric::GetRecordsBytes), 6 + 3 * 7);
-        assert!(engine.metrics().streams[0].shards.is_empty(), "shard level is opt-in");
+        assert!(
+            engine.metrics().streams[0].shards.is_empty(),
+            "shard level is opt-in"
+        );
 
         // Enhanced monitoring turns on exactly the shard metrics asked for.
         engine
@@ -884,7 +905,10 @@ mod metrics {
         assert_eq!(shards.len(), 2);
         for shard in shards {
             let metrics: Vec<ShardMetric> = shard.values.iter().map(|(m, _)| *m).collect();
-            assert_eq!(metrics, [ShardMetric::IncomingRecords, ShardMetric::OutgoingRecords]);
+            assert_eq!(
+                metrics,
+                [ShardMetric::IncomingRecords, ShardMetric::OutgoingRecords]
+            );
         }
         let total = |metric| -> u64 {
             shards
@@ -938,9 +962,18 @@ mod metrics {
             engine.put_records(&stream("t"), &entries).await.unwrap();
         }
         assert_eq!(value(&engine, StreamMetric::PutRecordsTotalRecords), 1500);
-        assert_eq!(value(&engine, StreamMetric::PutRecordsSuccessfulRecords), 1000);
-        assert_eq!(value(&engine, StreamMetric::PutRecordsThrottledRecords), 500);
-        assert_eq!(value(&engine, StreamMetric::WriteProvisionedThroughputExceeded), 500);
+        assert_eq!(
+            value(&engine, StreamMetric::PutRecordsSuccessfulRecords),
+            1000
+        );
+        assert_eq!(
+            value(&engine, StreamMetric::PutRecordsThrottledRecords),
+            500
+        );
+        assert_eq!(
+            value(&engine, StreamMetric::WriteProvisionedThroughputExceeded),
+            500
+        );
         assert_eq!(value(&engine, StreamMetric::PutRecordsFailedRecords), 0);
         let it = engine
             .get_shard_iterator(&stream("t"), "shardId-000000000000", IteratorStart::Latest)
@@ -948,7 +981,10 @@ mod metrics {
         for _ in 0..6 {
             let _ = engine.get_records(&it, 1);
         }
-        assert_eq!(value(&engine, StreamMetric::ReadProvisionedThroughputExceeded), 1);
+        assert_eq!(
+            value(&engine, StreamMetric::ReadProvisionedThroughputExceeded),
+            1
+        );
         assert_eq!(value(&engine, StreamMetric::GetRecordsSuccess), 5);
     }
 }

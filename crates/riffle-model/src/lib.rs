@@ -11,6 +11,7 @@
 //! - [`iterator`]: opaque, authenticated, expiring shard-iterator tokens.
 //! - [`limits`]: every numeric limit AWS documents, in one place.
 //! - [`time`]: epoch milliseconds and AWS-style date formatting.
+//! - [`text`]: allocation-free decimal renderings for the hot path.
 //!
 //! Start with [`sequence`]: it explains how ordering across shards works.
 
@@ -21,6 +22,7 @@ pub mod limits;
 pub mod name;
 pub mod sequence;
 pub mod shard_id;
+pub mod text;
 pub mod time;
 
 pub use arn::{AccountId, Region, StreamArn};
@@ -29,4 +31,5 @@ pub use iterator::{IteratorKey, IteratorToken, TokenError};
 pub use name::StreamName;
 pub use sequence::SequenceNumber;
 pub use shard_id::ShardId;
+pub use text::FixedText;
 pub use time::Millis;

@@ -18,6 +18,8 @@
 
 use std::fmt;
 
+use crate::text::{FixedText, write_padded};
+
 /// The number of decimal digits in every sequence number Riffle issues.
 pub const SEQUENCE_DIGITS: usize = 56;
 
@@ -25,6 +27,7 @@ const VERSION_DIGIT: u8 = b'4';
 const EPOCH_DIGITS: usize = 20;
 const SHARD_DIGITS: usize = 12;
 const OFFSET_DIGITS: usize = 23;
+const _: () = assert!(1 + EPOCH_DIGITS + SHARD_DIGITS + OFFSET_DIGITS == SEQUENCE_DIGITS);
 
 /// A parsed sequence number. Field order is comparison order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,18 +58,23 @@ impl SequenceNumber {
     }
 }
 
+impl SequenceNumber {
+    /// The 56 digits, rendered on the stack.
+    pub fn text(&self) -> FixedText<SEQUENCE_DIGITS> {
+        let mut out = [0u8; SEQUENCE_DIGITS];
+        out[0] = VERSION_DIGIT;
+        let (epoch, rest) = out[1..].split_at_mut(EPOCH_DIGITS);
+        let (shard, offset) = rest.split_at_mut(SHARD_DIGITS);
+        write_padded(epoch, self.epoch);
+        write_padded(shard, u64::from(self.shard_index));
+        write_padded(offset, self.offset);
+        FixedText(out)
+    }
+}
+
 impl fmt::Display for SequenceNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "4{:0ew$}{:0sw$}{:0ow$}",
-            self.epoch,
-            self.shard_index,
-            self.offset,
-            ew = EPOCH_DIGITS,
-            sw = SHARD_DIGITS,
-            ow = OFFSET_DIGITS
-        )
+        f.write_str(self.text().as_str())
     }
 }
 

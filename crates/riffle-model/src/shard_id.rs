@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::text::{FixedText, write_padded};
+
 /// The index of a shard within its stream; displayed as `shardId-000000000007`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ShardId(pub u32);
@@ -29,9 +31,22 @@ impl ShardId {
     }
 }
 
+/// `shardId-` and 12 digits.
+pub const SHARD_ID_LEN: usize = PREFIX.len() + 12;
+
+impl ShardId {
+    /// `shardId-000000000007`, rendered on the stack.
+    pub fn text(self) -> FixedText<SHARD_ID_LEN> {
+        let mut out = [0u8; SHARD_ID_LEN];
+        out[..PREFIX.len()].copy_from_slice(PREFIX.as_bytes());
+        write_padded(&mut out[PREFIX.len()..], u64::from(self.0));
+        FixedText(out)
+    }
+}
+
 impl fmt::Display for ShardId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{PREFIX}{:012}", self.0)
+        f.write_str(self.text().as_str())
     }
 }
 

@@ -19,7 +19,12 @@ pub(crate) fn render(snapshot: &MetricsSnapshot) -> String {
         "gauge",
         "Streams on this server, in any state.",
     );
-    sample(&mut out, "riffle_streams", &[], snapshot.streams.len() as u64);
+    sample(
+        &mut out,
+        "riffle_streams",
+        &[],
+        snapshot.streams.len() as u64,
+    );
     family(
         &mut out,
         "riffle_subscriptions_active",
@@ -34,10 +39,16 @@ pub(crate) fn render(snapshot: &MetricsSnapshot) -> String {
     );
 
     let streams = &snapshot.streams;
-    let per_stream: [(&str, &str, fn(&riffle_engine::metrics::StreamMetrics) -> u64); 4] = [
-        ("riffle_stream_open_shards", "Open shards (taking writes).", |s| {
-            s.open_shards as u64
-        }),
+    let per_stream: [(
+        &str,
+        &str,
+        fn(&riffle_engine::metrics::StreamMetrics) -> u64,
+    ); 4] = [
+        (
+            "riffle_stream_open_shards",
+            "Open shards (taking writes).",
+            |s| s.open_shards as u64,
+        ),
         (
             "riffle_stream_closed_shards",
             "Closed shards still within retention.",
@@ -57,7 +68,12 @@ pub(crate) fn render(snapshot: &MetricsSnapshot) -> String {
     for (name, help, value) in per_stream {
         family(&mut out, name, "gauge", help);
         for stream in streams {
-            sample(&mut out, name, &[("stream", stream.name.as_str())], value(stream));
+            sample(
+                &mut out,
+                name,
+                &[("stream", stream.name.as_str())],
+                value(stream),
+            );
         }
     }
     family(
@@ -74,8 +90,14 @@ pub(crate) fn render(snapshot: &MetricsSnapshot) -> String {
         sample(&mut out, "riffle_stream_status", &labels, 1);
     }
     for (kind, help) in [
-        ("splits", "Shards split, by SplitShard/UpdateShardCount (api) or on-demand scaling."),
-        ("merges", "Shard pairs merged, by MergeShards/UpdateShardCount (api) or on-demand scaling."),
+        (
+            "splits",
+            "Shards split, by SplitShard/UpdateShardCount (api) or on-demand scaling.",
+        ),
+        (
+            "merges",
+            "Shard pairs merged, by MergeShards/UpdateShardCount (api) or on-demand scaling.",
+        ),
     ] {
         let name = format!("riffle_stream_shard_{kind}_total");
         family(&mut out, &name, "counter", help);
@@ -85,14 +107,22 @@ pub(crate) fn render(snapshot: &MetricsSnapshot) -> String {
                     ("stream", stream.name.as_str()),
                     ("trigger", count.trigger.as_str()),
                 ];
-                let value = if kind == "splits" { count.splits } else { count.merges };
+                let value = if kind == "splits" {
+                    count.splits
+                } else {
+                    count.merges
+                };
                 sample(&mut out, &name, &labels, value);
             }
         }
     }
 
     for (index, &metric) in StreamMetric::ALL.iter().enumerate() {
-        let name = prometheus_name("riffle_stream_", metric.cloudwatch_name(), metric.is_gauge());
+        let name = prometheus_name(
+            "riffle_stream_",
+            metric.cloudwatch_name(),
+            metric.is_gauge(),
+        );
         let help = format!("Kinesis stream metric {}.", metric.cloudwatch_name());
         family(&mut out, &name, kind(metric.is_gauge()), &help);
         for stream in streams {
@@ -122,7 +152,12 @@ pub(crate) fn render(snapshot: &MetricsSnapshot) -> String {
         );
         family(&mut out, &name, kind(metric.is_gauge()), &help);
         for (stream, shard, value) in &series {
-            sample(&mut out, &name, &[("stream", stream), ("shard", shard)], *value);
+            sample(
+                &mut out,
+                &name,
+                &[("stream", stream), ("shard", shard)],
+                *value,
+            );
         }
     }
     out

@@ -491,10 +491,12 @@ pub(crate) fn base64_decoded_len(text: &str) -> Result<usize, String> {
             text.len()
         ));
     }
-    if let Some(bad) = text
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')))
+    if let Some(at) = text
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
     {
+        // Every byte before `at` is ASCII, so a character starts there.
+        let bad = text[at..].chars().next().expect("a character starts here");
         return Err(format!("Invalid Base64 character: '{bad}'"));
     }
     let padding = text.bytes().rev().take_while(|&b| b == b'=').count();

@@ -1,4 +1,5 @@
-//! One request body in, one response out: decode → validate → execute → encode.
+//! One request body in, one response out: decode → validate → execute → encode
+//! (for the hot operations, decode and validate are one pass: see [`crate::hot`]).
 
 use riffle_engine::ops::retention::RetentionChange;
 use riffle_engine::{Engine, EngineError, StreamRef};
@@ -25,6 +26,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    fn from_result(result: Result<Vec<u8>, AwsError>) -> Reply {
+        match result {
+            Ok(body) => Reply {
+                status: 200,
+                body,
+                error_type: None,
+                events: None,
+            },
+            Err(err) => Reply::error(&err),
+        }
+    }
+
     fn error(err: &AwsError) -> Reply {
         Reply {
             status: err.status,
@@ -43,6 +56,17 @@ pub async fn dispatch(engine: &Engine, operation: Operation, body: &[u8], format
 }
 
 async fn run(engine: &Engine, operation: Operation, body: &[u8]) -> Reply {
+    // The hot operations try one typed pass first; whatever it does not
+    // take goes through the checker, which phrases the error.
+    let hot = match operation {
+        Operation::PutRecords => ops::put_records::handle_hot(engine, body).await,
+        Operation::PutRecord => ops::put_record::handle_hot(engine, body).await,
+        Operation::GetRecords => ops::get_records::handle_hot(engine, body),
+        _ => None,
+    };
+    if let Some(result) = hot {
+        return Reply::from_result(result);
+    }
     if let Err(err) = crate::checker::check(operation.name(), body, crate::protocol::current()) {
         return Reply::error(&err);
     }
@@ -108,15 +132,7 @@ async fn run(engine: &Engine, operation: Operation, body: &[u8]) -> Reply {
             change::update_stream_warm_throughput(engine, body)
         }
     };
-    match result {
-        Ok(body) => Reply {
-            status: 200,
-            body,
-            error_type: None,
-            events: None,
-        },
-        Err(err) => Reply::error(&err),
-    }
+    Reply::from_result(result)
 }
 
 /// Decodes a request body, already checked against the model, into its

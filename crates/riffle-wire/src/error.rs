@@ -194,6 +194,10 @@ impl AwsError {
             EngineError::ExpiredNextToken(message) => {
                 AwsError::client("ExpiredNextTokenException", message.clone())
             }
+            EngineError::DryRun => AwsError::client(
+                "DryRunOperationException",
+                "The request would have succeeded, but the DryRun parameter was set.",
+            ),
             EngineError::Store(_) => AwsError::internal_failure(),
         }
     }

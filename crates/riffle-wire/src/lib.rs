@@ -8,6 +8,8 @@
 //! - [`model`]: botocore's Kinesis model, vendored in `model/`.
 //! - [`checker`]: checks a body against its model shape (types, then
 //!   constraints) before any typed decoding.
+//! - [`hot`]: PutRecords, PutRecord and GetRecords in one typed pass, with
+//!   the checker as the fallback that phrases every error.
 //! - [`validate`]: AWS's "N validation errors detected: …" messages.
 //! - [`error`]: [`AwsError`] and the one mapping from engine errors to AWS.
 //! - [`json`]: blob and timestamp fields in both encodings, and serde errors
@@ -17,13 +19,15 @@
 //!   SubscribeToShard.
 //!
 //! Requests decode straight into typed structs; no JSON or CBOR value tree
-//! is built.
+//! is built. Each operation's body is read twice (the model check, then
+//! the typed decode) except on the hot path, which reads it once.
 
 pub mod auth;
 pub mod checker;
 pub mod dispatch;
 pub mod error;
 pub mod eventstream;
+pub mod hot;
 pub mod json;
 pub mod model;
 pub mod operation;

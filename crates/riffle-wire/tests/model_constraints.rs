@@ -278,3 +278,195 @@ fn every_constraint_of_every_routed_operation_is_enforced() {
         "the walk covered the model ({checked} constraints)"
     );
 }
+
+/// The hot operations and a body each that satisfies every constraint.
+fn hot_bases() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "PutRecords",
+            serde_json::json!({"StreamName": "s", "Records": [{"Data": "AAAA", "PartitionKey": "k", "ExplicitHashKey": "7"}], "DryRun": false}),
+        ),
+        (
+            "PutRecord",
+            serde_json::json!({"StreamName": "s", "Data": "AAAA", "PartitionKey": "k", "SequenceNumberForOrdering": "1"}),
+        ),
+        (
+            "GetRecords",
+            serde_json::json!({"ShardIterator": "it", "Limit": 5, "StreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s"}),
+        ),
+    ]
+}
+
+fn encodings(body: &Value) -> [(Format, Vec<u8>); 2] {
+    let mut cbor = Vec::new();
+    ciborium::ser::into_writer(body, &mut cbor).unwrap();
+    [
+        (Format::Json, serde_json::to_vec(body).unwrap()),
+        (Format::Cbor, cbor),
+    ]
+}
+
+/// The hot path reads a body once and checks the model's constraints on the
+/// typed values; the checker phrases errors. Breaking any one constraint of
+/// an otherwise valid body must send it to the checker.
+#[test]
+fn the_hot_path_takes_valid_bodies_and_refuses_every_broken_constraint() {
+    let model = model();
+    let mut refused = 0;
+    for (operation, base) in hot_bases() {
+        for (format, bytes) in encodings(&base) {
+            assert!(check(operation, &bytes, format).is_ok(), "{operation} base");
+            assert!(
+                riffle_wire::hot::accepts(operation, &bytes, format),
+                "{operation} ({format:?}): the hot path takes a valid body"
+            );
+        }
+        let mut cases = Vec::new();
+        violations(
+            model,
+            model.input_of(operation).unwrap(),
+            Vec::new(),
+            String::new(),
+            0,
+            &mut cases,
+        );
+        for case in cases {
+            let mut body = base.as_object().unwrap().clone();
+            let value = match (&case.value, case.aws_path.contains(".member.")) {
+                // One element breaking one member: the rest of it stays valid.
+                (Some(Value::Array(items)), true) => {
+                    let mut element = base["Records"][0].as_object().unwrap().clone();
+                    for (key, value) in items[0].as_object().unwrap() {
+                        element.insert(key.clone(), value.clone());
+                    }
+                    if case.expected == "Member must not be null" {
+                        let member = case.aws_path.rsplit('.').next().unwrap();
+                        element.retain(|key, _| !key.eq_ignore_ascii_case(member));
+                    }
+                    Some(Value::Array(vec![Value::Object(element)]))
+                }
+                _ => case.value.clone(),
+            };
+            place(&mut body, &case.json_path, value);
+            for (format, bytes) in encodings(&Value::Object(body.clone())) {
+                assert!(
+                    check(operation, &bytes, format).is_err(),
+                    "{operation}: broken {} ({})",
+                    case.aws_path,
+                    case.expected
+                );
+                assert!(
+                    !riffle_wire::hot::accepts(operation, &bytes, format),
+                    "{operation} ({format:?}): the hot path took a broken {} ({})",
+                    case.aws_path,
+                    case.expected
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 20, "only {refused} cases");
+}
+
+mod hot_path_agrees_with_the_checker {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON value, leaning towards the shapes these members take.
+    fn member_value() -> impl Strategy<Value = Option<Value>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(Value::Null)),
+            Just(Some(Value::Bool(true))),
+            Just(Some(Value::from(5))),
+            Just(Some(Value::from(0))),
+            Just(Some(Value::from(20_000))),
+            Just(Some(Value::from(1.5))),
+            Just(Some(Value::String(String::new()))),
+            Just(Some(Value::String("true".into()))),
+            Just(Some(Value::String("s".into()))),
+            Just(Some(Value::String("AAAA".into()))),
+            Just(Some(Value::String("AAA=".into()))),
+            Just(Some(Value::String("AAB=".into()))),
+            Just(Some(Value::String("A===".into()))),
+            Just(Some(Value::String("*AAA".into()))),
+            Just(Some(Value::String("0".into()))),
+            Just(Some(Value::String("01".into()))),
+            Just(Some(Value::String("k".repeat(257)))),
+            Just(Some(Value::String("é".repeat(200)))),
+            Just(Some(Value::String(
+                "arn:aws:kinesis:us-east-1:123456789012:stream/s".into()
+            ))),
+            Just(Some(Value::String("abcdefghij0123456789-abc".into()))),
+            Just(Some(Value::Array(Vec::new()))),
+            Just(Some(serde_json::json!({}))),
+        ]
+    }
+
+    fn object(members: &[&str], values: Vec<Option<Value>>) -> Value {
+        let mut map = Map::new();
+        for (member, value) in members.iter().zip(values) {
+            if let Some(value) = value {
+                map.insert((*member).to_owned(), value);
+            }
+        }
+        Value::Object(map)
+    }
+
+    fn body() -> impl Strategy<Value = (&'static str, Value)> {
+        const ENTRY: [&str; 4] = ["Data", "PartitionKey", "ExplicitHashKey", "Unknown"];
+        let entry = prop::collection::vec(member_value(), ENTRY.len())
+            .prop_map(|values| object(&ENTRY, values));
+        let records = prop_oneof![
+            Just(None),
+            Just(Some(Value::from(3))),
+            prop::collection::vec(entry, 0..3).prop_map(|items| Some(Value::Array(items))),
+        ];
+        const PUT_RECORDS: [&str; 5] = ["StreamName", "StreamARN", "StreamId", "DryRun", "Unknown"];
+        let put_records = (
+            prop::collection::vec(member_value(), PUT_RECORDS.len()),
+            records,
+        )
+            .prop_map(|(values, records)| {
+                let mut body = object(&PUT_RECORDS, values);
+                if let Some(records) = records {
+                    body["Records"] = records;
+                }
+                ("PutRecords", body)
+            });
+        const PUT_RECORD: [&str; 8] = [
+            "StreamName",
+            "Data",
+            "PartitionKey",
+            "ExplicitHashKey",
+            "SequenceNumberForOrdering",
+            "StreamARN",
+            "StreamId",
+            "DryRun",
+        ];
+        let put_record = prop::collection::vec(member_value(), PUT_RECORD.len())
+            .prop_map(|values| ("PutRecord", object(&PUT_RECORD, values)));
+        const GET_RECORDS: [&str; 5] =
+            ["ShardIterator", "Limit", "StreamARN", "StreamId", "DryRun"];
+        let get_records = prop::collection::vec(member_value(), GET_RECORDS.len())
+            .prop_map(|values| ("GetRecords", object(&GET_RECORDS, values)));
+        prop_oneof![put_records, put_record, get_records]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, .. ProptestConfig::default() })]
+
+        #[test]
+        fn whatever_the_hot_path_takes_the_checker_accepts((operation, body) in body()) {
+            for (format, bytes) in encodings(&body) {
+                if riffle_wire::hot::accepts(operation, &bytes, format) {
+                    prop_assert!(
+                        check(operation, &bytes, format).is_ok(),
+                        "{} ({:?}) taken by the hot path but refused by the checker: {}",
+                        operation, format, body
+                    );
+                }
+            }
+        }
+    }
+}

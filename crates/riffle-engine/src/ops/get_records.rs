@@ -45,6 +45,24 @@ impl Engine {
     /// older than five minutes (`ExpiredIteratorException`), or its stream or
     /// shard is gone (`ResourceNotFoundException`).
     pub fn get_records(&self, iterator: &str, limit: usize) -> EngineResult<GetRecordsOutput> {
+        self.read_records(iterator, limit, false)
+    }
+
+    /// What GetRecords with DryRun set answers: the error the call would
+    /// fail with, else [`EngineError::DryRun`]. Nothing is read or charged.
+    pub fn dry_run_get_records(&self, iterator: &str) -> EngineError {
+        match self.read_records(iterator, 1, true) {
+            Ok(_) => unreachable!("a dry run stops before reading"),
+            Err(err) => err,
+        }
+    }
+
+    fn read_records(
+        &self,
+        iterator: &str,
+        limit: usize,
+        dry_run: bool,
+    ) -> EngineResult<GetRecordsOutput> {
         let token = IteratorToken::decode(iterator, &self.inner.iterator_key)
             .map_err(|_| EngineError::InvalidIterator)?;
         let now = self.now();
@@ -78,6 +96,9 @@ impl Engine {
             return Err(not_found());
         }
         let shard = state.shard(shard_id, now).ok_or_else(not_found)?;
+        if dry_run {
+            return Err(EngineError::DryRun);
+        }
         let enforce = state.enforce_limits(self.inner.config.enforce_limits);
         if enforce && !shard.traffic.lock().admit_read(now) {
             shard
@@ -121,7 +142,13 @@ impl Engine {
                 .unwrap_or(now);
             now.saturating_sub(behind_from)
         };
-        count_read(&stream.counters, &shard.counters, stored.len(), bytes, millis_behind_latest);
+        count_read(
+            &stream.counters,
+            &shard.counters,
+            stored.len(),
+            bytes,
+            millis_behind_latest,
+        );
         let records = stored
             .into_iter()
             .map(|r| ReadRecord {
@@ -183,7 +210,10 @@ fn count_read(
     stream.add(StreamMetric::GetRecordsSuccess, 1);
     stream.add(StreamMetric::GetRecordsRecords, records as u64);
     stream.add(StreamMetric::GetRecordsBytes, bytes as u64);
-    stream.set(StreamMetric::GetRecordsIteratorAgeMilliseconds, millis_behind_latest);
+    stream.set(
+        StreamMetric::GetRecordsIteratorAgeMilliseconds,
+        millis_behind_latest,
+    );
     shard.add(ShardMetric::OutgoingRecords, records as u64);
     shard.add(ShardMetric::OutgoingBytes, bytes as u64);
     shard.set(ShardMetric::IteratorAgeMilliseconds, millis_behind_latest);

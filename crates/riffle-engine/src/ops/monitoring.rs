@@ -7,7 +7,6 @@ use crate::metrics::ShardMetric;
 use crate::stream::StreamStatus;
 use crate::{Engine, StreamRef};
 
-
 #[derive(Clone, Debug)]
 pub struct MonitoringChange {
     pub name: StreamName,

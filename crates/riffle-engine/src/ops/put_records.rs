@@ -71,12 +71,34 @@ impl Engine {
         self.put(stream, entries, true).await
     }
 
-    async fn put(
+    /// What a PutRecord (`batch` false) or PutRecords call with DryRun set
+    /// answers: the error the call would fail with, else
+    /// [`EngineError::DryRun`]. Nothing is written.
+    pub fn dry_run_put(
         &self,
         stream: &StreamRef,
         entries: &[PutEntry<'_>],
         batch: bool,
-    ) -> EngineResult<Vec<Result<PutResult, RecordFailure>>> {
+    ) -> EngineError {
+        match self.admit_put(stream, entries, batch) {
+            Ok(stream) if !stream.state.read().status(self.now()).accepts_data() => {
+                EngineError::StreamNotFound {
+                    stream: stream.name.to_string(),
+                }
+            }
+            Ok(_) => EngineError::DryRun,
+            Err(err) => err,
+        }
+    }
+
+    /// The checks a put passes before anything is written: the stream
+    /// exists, and every record and the request are within its limits.
+    fn admit_put(
+        &self,
+        stream: &StreamRef,
+        entries: &[PutEntry<'_>],
+        batch: bool,
+    ) -> EngineResult<std::sync::Arc<Stream>> {
         let stream = self.lookup(stream)?;
         let (auto, record_bytes_max) = {
             let state = stream.state.read();
@@ -113,6 +135,17 @@ impl Engine {
                 request_bytes_max / (1024 * 1024)
             )));
         }
+        Ok(stream)
+    }
+
+    async fn put(
+        &self,
+        stream: &StreamRef,
+        entries: &[PutEntry<'_>],
+        batch: bool,
+    ) -> EngineResult<Vec<Result<PutResult, RecordFailure>>> {
+        let stream = self.admit_put(stream, entries, batch)?;
+        let auto = stream.state.read().record.auto_distribution;
         let now = self.now();
         let mut outcomes: Vec<Result<PutResult, RecordFailure>> = Vec::with_capacity(entries.len());
         let mut pending = Vec::new();
@@ -233,15 +266,22 @@ fn count_puts(
     batch: bool,
 ) {
     let bytes_of = |members: &[usize]| -> u64 {
-        members.iter().map(|&i| entries[i].size_bytes() as u64).sum()
+        members
+            .iter()
+            .map(|&i| entries[i].size_bytes() as u64)
+            .sum()
     };
     let mut throttled = 0;
     {
         let state = stream.state.read();
         for (shard_index, members) in stored {
             let shard = &state.shards[*shard_index as usize];
-            shard.counters.add(ShardMetric::IncomingRecords, members.len() as u64);
-            shard.counters.add(ShardMetric::IncomingBytes, bytes_of(members));
+            shard
+                .counters
+                .add(ShardMetric::IncomingRecords, members.len() as u64);
+            shard
+                .counters
+                .add(ShardMetric::IncomingBytes, bytes_of(members));
         }
         for outcome in outcomes {
             if let Err(RecordFailure::Throttled { shard }) = outcome {

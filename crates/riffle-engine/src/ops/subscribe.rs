@@ -104,6 +104,30 @@ impl Engine {
         shard_raw: &str,
         start: IteratorStart,
     ) -> EngineResult<Subscription> {
+        self.subscribe(consumer_arn, shard_raw, start, false)
+    }
+
+    /// What SubscribeToShard with DryRun set answers: the error the call
+    /// would fail with, else [`EngineError::DryRun`]. No lease is taken.
+    pub fn dry_run_subscribe(
+        &self,
+        consumer_arn: &str,
+        shard_raw: &str,
+        start: IteratorStart,
+    ) -> EngineError {
+        match self.subscribe(consumer_arn, shard_raw, start, true) {
+            Ok(_) => unreachable!("a dry run stops before subscribing"),
+            Err(err) => err,
+        }
+    }
+
+    fn subscribe(
+        &self,
+        consumer_arn: &str,
+        shard_raw: &str,
+        start: IteratorStart,
+        dry_run: bool,
+    ) -> EngineResult<Subscription> {
         let consumer = self.describe_consumer(&ConsumerRef::Arn(consumer_arn.to_owned()))?;
         let account = self.inner.config.account.as_str();
         if consumer.status != ConsumerStatus::Active {
@@ -136,6 +160,9 @@ impl Engine {
             )
         };
 
+        if dry_run {
+            return Err(EngineError::DryRun);
+        }
         let subscriptions = &self.inner.subscriptions;
         let key = (consumer.arn.clone(), shard_id.0);
         let ended = Arc::new(Ending::default());
@@ -311,7 +338,10 @@ impl Subscription {
         };
         let counters = &self.stream.counters;
         counters.add(StreamMetric::SubscribeToShardEventSuccess, 1);
-        counters.add(StreamMetric::SubscribeToShardEventRecords, stored.len() as u64);
+        counters.add(
+            StreamMetric::SubscribeToShardEventRecords,
+            stored.len() as u64,
+        );
         counters.add(
             StreamMetric::SubscribeToShardEventBytes,
             stored.iter().map(|r| r.size_bytes() as u64).sum(),

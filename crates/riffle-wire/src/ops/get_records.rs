@@ -1,20 +1,44 @@
 //! GetRecords.
 
+use std::sync::OnceLock;
+
 use riffle_engine::Engine;
 use riffle_model::Millis;
 use riffle_model::limits::GET_RECORDS_LIMIT_MAX;
+use riffle_model::sequence::SEQUENCE_DIGITS;
 use serde::{Deserialize, Serialize};
 
 use super::HashKeyRangeJson;
 use crate::dispatch::{decode, encode, engine_error};
 use crate::error::AwsError;
-use crate::json::{serialize_blob, serialize_millis};
+use crate::hot::{self, HotRequest, Rule, Text, text};
+use crate::json::{Digits, serialize_blob, serialize_millis};
+use crate::protocol::Format;
 
+/// The request, with its strings as `S` (see `put_records::Request`).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Request {
-    shard_iterator: Option<String>,
+pub(crate) struct Request<S> {
+    shard_iterator: Option<S>,
     limit: Option<i64>,
+    #[serde(rename = "StreamARN")]
+    stream_arn: Option<S>,
+    stream_id: Option<S>,
+    dry_run: Option<bool>,
+}
+
+impl<S: AsRef<str>> HotRequest for Request<S> {
+    fn accepted(&self) -> bool {
+        static RULES: OnceLock<[Rule; 4]> = OnceLock::new();
+        let [shard_iterator, limit, stream_arn, stream_id] = RULES.get_or_init(|| {
+            let input = Rule::input("GetRecords");
+            ["ShardIterator", "Limit", "StreamARN", "StreamId"].map(|m| Rule::of(input, m))
+        });
+        shard_iterator.text(text(&self.shard_iterator))
+            && limit.integer(self.limit)
+            && stream_arn.text(text(&self.stream_arn))
+            && stream_id.text(text(&self.stream_id))
+    }
 }
 
 #[derive(Serialize)]
@@ -31,7 +55,7 @@ struct Response<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct RecordJson<'a> {
-    sequence_number: String,
+    sequence_number: Digits<SEQUENCE_DIGITS>,
     #[serde(serialize_with = "serialize_millis")]
     approximate_arrival_timestamp: Millis,
     #[serde(serialize_with = "serialize_blob")]
@@ -51,14 +75,30 @@ pub(crate) struct ChildShardJson {
     hash_key_range: HashKeyRangeJson,
 }
 
+/// The general path: the body passed the model check.
 pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
-    let request: Request = decode(body)?;
+    let request: Request<String> = decode(body)?;
+    execute(engine, &request)
+}
 
+/// The hot path; `None` sends the request down the general path.
+pub(crate) fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Vec<u8>, AwsError>> {
+    Some(match hot::format() {
+        Format::Json => execute(engine, &hot::json::<Request<Text<'_>>>(body)?),
+        Format::Cbor => execute(engine, &hot::cbor::<Request<String>>(body)?),
+    })
+}
+
+fn execute<S: AsRef<str>>(engine: &Engine, request: &Request<S>) -> Result<Vec<u8>, AwsError> {
     let limit = request.limit.map_or(GET_RECORDS_LIMIT_MAX, |n| n as usize);
     let iterator = request
         .shard_iterator
-        .as_deref()
-        .expect("validated as required");
+        .as_ref()
+        .expect("validated as required")
+        .as_ref();
+    if request.dry_run == Some(true) {
+        return Err(engine_error(engine, engine.dry_run_get_records(iterator)));
+    }
     let output = engine
         .get_records(iterator, limit)
         .map_err(|err| engine_error(engine, err))?;
@@ -84,7 +124,7 @@ impl<'a> RecordJson<'a> {
         encrypted: bool,
     ) -> RecordJson<'a> {
         RecordJson {
-            sequence_number: record.sequence.to_string(),
+            sequence_number: Digits(record.sequence.text()),
             approximate_arrival_timestamp: record.arrival,
             data: &record.data,
             partition_key: std::str::from_utf8(&record.partition_key).unwrap_or_default(),

@@ -20,6 +20,7 @@ struct Request {
     #[serde(rename = "StreamARN")]
     stream_arn: Option<String>,
     stream_id: Option<String>,
+    dry_run: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -49,6 +50,10 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
     let iterator = engine
         .get_shard_iterator(&stream, shard, start)
         .map_err(|err| engine_error(engine, err))?;
+    if request.dry_run == Some(true) {
+        // Issuing an iterator changes nothing, so a dry run issues and drops one.
+        return Err(engine_error(engine, riffle_engine::EngineError::DryRun));
+    }
     encode(&Response {
         shard_iterator: iterator,
     })

@@ -2,31 +2,72 @@
 
 use riffle_engine::Engine;
 use riffle_engine::ops::put_records::PutEntry;
+use std::sync::OnceLock;
+
+use riffle_model::sequence::SEQUENCE_DIGITS;
+use riffle_model::shard_id::SHARD_ID_LEN;
 use riffle_model::{HashKey, SequenceNumber};
 use serde::{Deserialize, Serialize};
 
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
-use crate::json::Blob;
+use crate::hot::{self, HotRequest, Rule, StreamRules, Text, text};
+use crate::json::{Blob, Digits};
+use crate::protocol::Format;
 
+/// The request, with its strings as `S` (see `put_records::Request`).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Request {
-    stream_name: Option<String>,
+pub(crate) struct Request<S> {
+    stream_name: Option<S>,
     data: Option<Blob>,
-    partition_key: Option<String>,
-    explicit_hash_key: Option<String>,
-    sequence_number_for_ordering: Option<String>,
+    partition_key: Option<S>,
+    explicit_hash_key: Option<S>,
+    sequence_number_for_ordering: Option<S>,
     #[serde(rename = "StreamARN")]
-    stream_arn: Option<String>,
-    stream_id: Option<String>,
+    stream_arn: Option<S>,
+    stream_id: Option<S>,
+    dry_run: Option<bool>,
+}
+
+impl<S: AsRef<str>> HotRequest for Request<S> {
+    fn accepted(&self) -> bool {
+        struct Rules {
+            stream: StreamRules,
+            data: Rule,
+            partition_key: Rule,
+            explicit_hash_key: Rule,
+            sequence_number_for_ordering: Rule,
+        }
+        static RULES: OnceLock<Rules> = OnceLock::new();
+        let rules = RULES.get_or_init(|| {
+            let input = Rule::input("PutRecord");
+            Rules {
+                stream: StreamRules::of(input),
+                data: Rule::of(input, "Data"),
+                partition_key: Rule::of(input, "PartitionKey"),
+                explicit_hash_key: Rule::of(input, "ExplicitHashKey"),
+                sequence_number_for_ordering: Rule::of(input, "SequenceNumberForOrdering"),
+            }
+        });
+        rules.stream.accept(
+            text(&self.stream_name),
+            text(&self.stream_arn),
+            text(&self.stream_id),
+        ) && rules.data.blob(self.data.as_ref().map(|d| d.0.len()))
+            && rules.partition_key.text(text(&self.partition_key))
+            && rules.explicit_hash_key.text(text(&self.explicit_hash_key))
+            && rules
+                .sequence_number_for_ordering
+                .text(text(&self.sequence_number_for_ordering))
+    }
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct Response {
-    shard_id: String,
-    sequence_number: String,
+    shard_id: Digits<SHARD_ID_LEN>,
+    sequence_number: Digits<SEQUENCE_DIGITS>,
     #[serde(skip_serializing_if = "Option::is_none")]
     encryption_type: Option<&'static str>,
 }
@@ -56,15 +97,31 @@ pub(crate) fn encryption_type(
     encrypted.then_some("KMS")
 }
 
+/// The general path: the body passed the model check.
 pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
-    let request: Request = decode(body)?;
+    let request: Request<String> = decode(body)?;
+    execute(engine, &request).await
+}
+
+/// The hot path; `None` sends the request down the general path.
+pub(crate) async fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Vec<u8>, AwsError>> {
+    Some(match hot::format() {
+        Format::Json => execute(engine, &hot::json::<Request<Text<'_>>>(body)?).await,
+        Format::Cbor => execute(engine, &hot::cbor::<Request<String>>(body)?).await,
+    })
+}
+
+async fn execute<S: AsRef<str>>(
+    engine: &Engine,
+    request: &Request<S>,
+) -> Result<Vec<u8>, AwsError> {
     let stream = stream_ref(
-        request.stream_name.as_deref(),
-        request.stream_arn.as_deref(),
-        request.stream_id.as_deref(),
+        text(&request.stream_name),
+        text(&request.stream_arn),
+        text(&request.stream_id),
     )?;
-    let explicit_hash_key = explicit_hash_key(request.explicit_hash_key.as_deref())?;
-    if let Some(ordering) = &request.sequence_number_for_ordering {
+    let explicit_hash_key = explicit_hash_key(text(&request.explicit_hash_key))?;
+    if let Some(ordering) = text(&request.sequence_number_for_ordering) {
         // Riffle's numbers already increase per shard, so a well-formed
         // ordering number is always satisfied; a foreign one is rejected as on AWS.
         if SequenceNumber::parse(ordering).is_none() {
@@ -76,17 +133,23 @@ pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsE
         }
     }
     let entry = PutEntry {
-        partition_key: request.partition_key.as_deref(),
+        partition_key: text(&request.partition_key),
         explicit_hash_key,
         data: &request.data.as_ref().expect("the model requires Data").0,
     };
+    if request.dry_run == Some(true) {
+        return Err(engine_error(
+            engine,
+            engine.dry_run_put(&stream, &[entry], false),
+        ));
+    }
     let result = engine
         .put_record(&stream, entry)
         .await
         .map_err(|err| engine_error(engine, err))?;
     encode(&Response {
-        shard_id: result.shard.to_string(),
-        sequence_number: result.sequence.to_string(),
+        shard_id: Digits(result.shard.text()),
+        sequence_number: Digits(result.sequence.text()),
         encryption_type: encryption_type(engine, &stream),
     })
 }

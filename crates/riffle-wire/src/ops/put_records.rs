@@ -1,5 +1,7 @@
 //! PutRecords.
 
+use std::sync::OnceLock;
+
 use riffle_engine::Engine;
 use riffle_engine::ops::put_records::{PutEntry, RecordFailure};
 use serde::{Deserialize, Serialize};
@@ -7,24 +9,70 @@ use serde::{Deserialize, Serialize};
 use super::put_record::{encryption_type, explicit_hash_key};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::{AwsError, throttled_message};
-use crate::json::Blob;
+use crate::hot::{self, HotRequest, Rule, StreamRules, Text, text};
+use crate::json::{Blob, Digits};
+use crate::protocol::Format;
+use riffle_model::sequence::SEQUENCE_DIGITS;
+use riffle_model::shard_id::SHARD_ID_LEN;
 
+/// The request, with its strings as `S`: borrowed [`Text`] on the hot JSON
+/// path, `String` elsewhere.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Request {
-    records: Option<Vec<Entry>>,
-    stream_name: Option<String>,
+pub(crate) struct Request<S> {
+    records: Option<Vec<Entry<S>>>,
+    stream_name: Option<S>,
     #[serde(rename = "StreamARN")]
-    stream_arn: Option<String>,
-    stream_id: Option<String>,
+    stream_arn: Option<S>,
+    stream_id: Option<S>,
+    dry_run: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Entry {
+struct Entry<S> {
     data: Option<Blob>,
-    explicit_hash_key: Option<String>,
-    partition_key: Option<String>,
+    explicit_hash_key: Option<S>,
+    partition_key: Option<S>,
+}
+
+impl<S: AsRef<str>> HotRequest for Request<S> {
+    fn accepted(&self) -> bool {
+        struct Rules {
+            stream: StreamRules,
+            records: Rule,
+            data: Rule,
+            explicit_hash_key: Rule,
+            partition_key: Rule,
+        }
+        static RULES: OnceLock<Rules> = OnceLock::new();
+        let rules = RULES.get_or_init(|| {
+            let input = Rule::input("PutRecords");
+            let records = Rule::of(input, "Records");
+            let entry = records.element();
+            Rules {
+                stream: StreamRules::of(input),
+                records,
+                data: Rule::of(entry, "Data"),
+                explicit_hash_key: Rule::of(entry, "ExplicitHashKey"),
+                partition_key: Rule::of(entry, "PartitionKey"),
+            }
+        });
+        rules.stream.accept(
+            self.stream_name.as_ref().map(AsRef::as_ref),
+            self.stream_arn.as_ref().map(AsRef::as_ref),
+            self.stream_id.as_ref().map(AsRef::as_ref),
+        ) && rules.records.list(self.records.as_ref().map(Vec::len))
+            && self.records.iter().flatten().all(|entry| {
+                rules.data.blob(entry.data.as_ref().map(|d| d.0.len()))
+                    && rules
+                        .explicit_hash_key
+                        .text(entry.explicit_hash_key.as_ref().map(AsRef::as_ref))
+                    && rules
+                        .partition_key
+                        .text(entry.partition_key.as_ref().map(AsRef::as_ref))
+            })
+    }
 }
 
 #[derive(Serialize)]
@@ -40,33 +88,55 @@ struct Response {
 #[serde(rename_all = "PascalCase")]
 struct ResultEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
-    sequence_number: Option<String>,
+    sequence_number: Option<Digits<SEQUENCE_DIGITS>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    shard_id: Option<String>,
+    shard_id: Option<Digits<SHARD_ID_LEN>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_message: Option<String>,
 }
 
+/// The general path: the body passed the model check.
 pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
-    let request: Request = decode(body)?;
+    let request: Request<String> = decode(body)?;
+    execute(engine, &request).await
+}
+
+/// The hot path; `None` sends the request down the general path.
+pub(crate) async fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Vec<u8>, AwsError>> {
+    Some(match hot::format() {
+        Format::Json => execute(engine, &hot::json::<Request<Text<'_>>>(body)?).await,
+        Format::Cbor => execute(engine, &hot::cbor::<Request<String>>(body)?).await,
+    })
+}
+
+async fn execute<S: AsRef<str>>(
+    engine: &Engine,
+    request: &Request<S>,
+) -> Result<Vec<u8>, AwsError> {
     let records = request.records.as_deref().unwrap_or_default();
     let stream = stream_ref(
-        request.stream_name.as_deref(),
-        request.stream_arn.as_deref(),
-        request.stream_id.as_deref(),
+        text(&request.stream_name),
+        text(&request.stream_arn),
+        text(&request.stream_id),
     )?;
     let entries = records
         .iter()
         .map(|entry| {
             Ok(PutEntry {
-                partition_key: entry.partition_key.as_deref(),
-                explicit_hash_key: explicit_hash_key(entry.explicit_hash_key.as_deref())?,
+                partition_key: text(&entry.partition_key),
+                explicit_hash_key: explicit_hash_key(text(&entry.explicit_hash_key))?,
                 data: &entry.data.as_ref().expect("the model requires Data").0,
             })
         })
         .collect::<Result<Vec<_>, AwsError>>()?;
+    if request.dry_run == Some(true) {
+        return Err(engine_error(
+            engine,
+            engine.dry_run_put(&stream, &entries, true),
+        ));
+    }
     let outcomes = engine
         .put_records(&stream, &entries)
         .await
@@ -76,8 +146,8 @@ pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsE
         .into_iter()
         .map(|outcome| match outcome {
             Ok(put) => ResultEntry {
-                sequence_number: Some(put.sequence.to_string()),
-                shard_id: Some(put.shard.to_string()),
+                sequence_number: Some(Digits(put.sequence.text())),
+                shard_id: Some(Digits(put.shard.text())),
                 error_code: None,
                 error_message: None,
             },

@@ -28,6 +28,7 @@ struct Request {
     consumer_arn: Option<String>,
     shard_id: Option<String>,
     starting_position: Option<StartingPosition>,
+    dry_run: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +78,12 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<mpsc::Receiver<Byte
         .shard_id
         .as_deref()
         .expect("the model requires ShardId");
+    if request.dry_run == Some(true) {
+        return Err(engine_error(
+            engine,
+            engine.dry_run_subscribe(consumer, shard, start),
+        ));
+    }
     let mut subscription = engine
         .subscribe_to_shard(consumer, shard, start)
         .map_err(|err| engine_error(engine, err))?;

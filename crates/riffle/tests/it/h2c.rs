@@ -80,7 +80,11 @@ impl HttpConnector for H2c {
                 .send_request(request)
                 .await
                 .map_err(|err| ConnectorError::io(err.into()))?;
-            assert_eq!(response.version(), http::Version::HTTP_2, "h2c, not HTTP/1.1");
+            assert_eq!(
+                response.version(),
+                http::Version::HTTP_2,
+                "h2c, not HTTP/1.1"
+            );
             let (parts, body) = response.into_parts();
             let response = http::Response::from_parts(parts, SdkBody::from_body_1_x(body));
             HttpResponse::try_from(response).map_err(|err| ConnectorError::other(err.into(), None))

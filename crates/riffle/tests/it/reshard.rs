@@ -384,7 +384,9 @@ async fn update_shard_count_is_limited_to_ten_calls_a_day_unless_lifted() {
             let (code, message) = aws_error(update(2).await);
             assert_eq!(code, "LimitExceededException");
             assert!(
-                message.contains("has already been scaled 10 times with UpdateShardCount in the last 24 hours"),
+                message.contains(
+                    "has already been scaled 10 times with UpdateShardCount in the last 24 hours"
+                ),
                 "{message}"
             );
         }

@@ -645,7 +645,9 @@ async fn metrics_show_traffic_scaling_and_enhanced_monitoring_in_prometheus_form
             .put_record()
             .stream_name("watched")
             .partition_key("k")
-            .data(aws_sdk_kinesis::primitives::Blob::new(format!("record {i}")))
+            .data(aws_sdk_kinesis::primitives::Blob::new(format!(
+                "record {i}"
+            )))
             .send()
             .await
             .unwrap();
