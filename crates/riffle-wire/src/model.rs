@@ -80,6 +80,9 @@ pub struct Member {
 pub struct Pattern {
     pub text: String,
     regex: Regex,
+    /// For patterns of the form `[…]+` (StreamName's, checked on every
+    /// put): the ASCII bytes of the class, matched without the regex engine.
+    class: Option<[bool; 128]>,
 }
 
 impl Pattern {
@@ -91,12 +94,54 @@ impl Pattern {
         Pattern {
             text: text.to_owned(),
             regex,
+            class: byte_class_plus(text),
         }
     }
 
     pub fn matches(&self, value: &str) -> bool {
-        self.regex.is_match(value)
+        match &self.class {
+            Some(class) => {
+                !value.is_empty()
+                    && value
+                        .bytes()
+                        .all(|b| class.get(usize::from(b)).copied().unwrap_or(false))
+            }
+            None => self.regex.is_match(value),
+        }
     }
+}
+
+/// The ASCII set of a pattern that is exactly one bracketed class of plain
+/// characters and ranges followed by `+` (`[a-zA-Z0-9_.-]+`); `None` for
+/// anything else (negation, escapes, other syntax), which the regex handles.
+fn byte_class_plus(pattern: &str) -> Option<[bool; 128]> {
+    let inner = pattern.strip_prefix('[')?.strip_suffix("]+")?.as_bytes();
+    if inner.is_empty()
+        || inner[0] == b'^'
+        || inner
+            .iter()
+            .any(|&b| !b.is_ascii() || matches!(b, b'\\' | b'[' | b']' | b'&'))
+    {
+        return None;
+    }
+    let mut class = [false; 128];
+    let mut i = 0;
+    while i < inner.len() {
+        if i + 2 < inner.len() && inner[i + 1] == b'-' {
+            let (low, high) = (inner[i], inner[i + 2]);
+            if low > high {
+                return None;
+            }
+            for b in low..=high {
+                class[usize::from(b)] = true;
+            }
+            i += 3;
+        } else {
+            class[usize::from(inner[i])] = true;
+            i += 1;
+        }
+    }
+    Some(class)
 }
 
 /// The model, parsed on first use.
@@ -290,6 +335,50 @@ mod tests {
         assert_eq!(members[0].name, "Records");
         assert_eq!(members[0].path_name, "records");
         assert_eq!(required, &["Records"]);
+    }
+
+    #[test]
+    fn class_patterns_match_exactly_as_the_regex_does() {
+        let class_patterns: Vec<&Pattern> = model()
+            .shapes
+            .iter()
+            .filter_map(|shape| match &shape.kind {
+                ShapeKind::String {
+                    pattern: Some(p), ..
+                } => Some(p),
+                _ => None,
+            })
+            .filter(|p| p.class.is_some())
+            .collect();
+        assert!(
+            class_patterns.iter().any(|p| p.text == "[a-zA-Z0-9_.-]+"),
+            "StreamName's pattern takes the fast match"
+        );
+        let samples = [
+            "",
+            "a",
+            "abc-1.2_3",
+            "a b",
+            "a/b",
+            "é",
+            "ab\u{0}",
+            "-",
+            ".",
+            "Z9",
+            "a+",
+            "[a]",
+            "^",
+        ];
+        for pattern in class_patterns {
+            for sample in samples {
+                assert_eq!(
+                    pattern.matches(sample),
+                    pattern.regex.is_match(sample),
+                    "{} on {sample:?}",
+                    pattern.text
+                );
+            }
+        }
     }
 
     #[test]

@@ -176,9 +176,135 @@ async fn execute<S: AsRef<str>>(
             }
         })
         .collect();
-    encode(&Response {
+    let response = Response {
         failed_record_count,
         records,
         encryption_type: encryption_type(engine, &stream),
-    })
+    };
+    match hot::format() {
+        Format::Json => Ok(response.to_json()),
+        Format::Cbor => encode(&response),
+    }
+}
+
+impl Response {
+    /// The JSON body, written directly: every string but an error message
+    /// is digits or a fixed name, so serde's per-byte escaping (5% of
+    /// PutRecords' time) is skipped. Equal to serde's output (tested).
+    fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.records.len() * 110);
+        out.extend_from_slice(b"{\"FailedRecordCount\":");
+        out.extend_from_slice(self.failed_record_count.to_string().as_bytes());
+        out.extend_from_slice(b",\"Records\":[");
+        for (i, entry) in self.records.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'{');
+            let mut first = true;
+            let mut field = |out: &mut Vec<u8>, name: &str| {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                out.push(b'"');
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\":");
+            };
+            if let Some(sequence) = &entry.sequence_number {
+                field(&mut out, "SequenceNumber");
+                quoted(&mut out, sequence.0.as_str());
+            }
+            if let Some(shard) = &entry.shard_id {
+                field(&mut out, "ShardId");
+                quoted(&mut out, shard.0.as_str());
+            }
+            if let Some(code) = entry.error_code {
+                field(&mut out, "ErrorCode");
+                quoted(&mut out, code);
+            }
+            if let Some(message) = &entry.error_message {
+                field(&mut out, "ErrorMessage");
+                serde_json::to_writer(&mut out, message).expect("writing to a Vec cannot fail");
+            }
+            out.push(b'}');
+        }
+        out.push(b']');
+        if let Some(encryption) = self.encryption_type {
+            out.extend_from_slice(b",\"EncryptionType\":");
+            quoted(&mut out, encryption);
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// A string that needs no JSON escaping (digits, ids, fixed names).
+fn quoted(out: &mut Vec<u8>, text: &str) {
+    debug_assert!(!text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20));
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riffle_model::{SequenceNumber, ShardId};
+
+    #[test]
+    fn the_hand_written_json_equals_serdes() {
+        let ok = ResultEntry {
+            sequence_number: Some(Digits(
+                SequenceNumber {
+                    epoch: 1_795_000_000_000,
+                    shard_index: 3,
+                    offset: 77,
+                }
+                .text(),
+            )),
+            shard_id: Some(Digits(ShardId(3).text())),
+            error_code: None,
+            error_message: None,
+        };
+        let failed = ResultEntry {
+            sequence_number: None,
+            shard_id: None,
+            error_code: Some("ProvisionedThroughputExceededException"),
+            error_message: Some("Rate exceeded for \"shard\" \\ x".to_owned()),
+        };
+        for (records, encryption_type) in [(vec![], None), (vec![ok], Some("KMS"))] {
+            let response = Response {
+                failed_record_count: 0,
+                records,
+                encryption_type,
+            };
+            assert_eq!(
+                String::from_utf8(response.to_json()).unwrap(),
+                serde_json::to_string(&response).unwrap()
+            );
+        }
+        let ok_again = ResultEntry {
+            sequence_number: Some(Digits(
+                SequenceNumber {
+                    epoch: 1,
+                    shard_index: 0,
+                    offset: 1,
+                }
+                .text(),
+            )),
+            shard_id: Some(Digits(ShardId(0).text())),
+            error_code: None,
+            error_message: None,
+        };
+        let response = Response {
+            failed_record_count: 1,
+            records: vec![ok_again, failed],
+            encryption_type: None,
+        };
+        assert_eq!(
+            String::from_utf8(response.to_json()).unwrap(),
+            serde_json::to_string(&response).unwrap()
+        );
+    }
 }
