@@ -712,3 +712,106 @@ async fn metrics_show_traffic_scaling_and_enhanced_monitoring_in_prometheus_form
         assert!(series.starts_with("riffle_"), "{line}");
     }
 }
+
+#[tokio::test]
+async fn dry_runs_check_everything_and_change_nothing() {
+    let riffle = Riffle::start();
+    riffle.create_stream("dry", 1).await;
+    let riffle = &riffle;
+    let call = |target: &'static str, body: String| async move {
+        let answer = Call::json(target, &body).send(&riffle).await;
+        let value: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        (answer.status, value)
+    };
+    let dry_run_error = |(status, value): (u16, serde_json::Value)| {
+        assert_eq!(status, 400, "{value}");
+        assert_eq!(value["__type"], "DryRunOperationException", "{value}");
+    };
+    dry_run_error(
+        call(
+            "Kinesis_20131202.PutRecords",
+            r#"{"StreamName":"dry","DryRun":true,"Records":[{"Data":"AAAA","PartitionKey":"k"}]}"#
+                .into(),
+        )
+        .await,
+    );
+    dry_run_error(
+        call(
+            "Kinesis_20131202.PutRecord",
+            r#"{"StreamName":"dry","DryRun":true,"Data":"AAAA","PartitionKey":"k"}"#.into(),
+        )
+        .await,
+    );
+    // A dry run still reports what the real call would fail with.
+    let (status, missing) = call(
+        "Kinesis_20131202.PutRecord",
+        r#"{"StreamName":"nope","DryRun":true,"Data":"AAAA","PartitionKey":"k"}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(missing["__type"], "ResourceNotFoundException");
+    let (_, invalid) = call(
+        "Kinesis_20131202.PutRecords",
+        r#"{"StreamName":"dry","DryRun":true,"Records":[]}"#.into(),
+    )
+    .await;
+    assert_eq!(invalid["__type"], "ValidationException");
+
+    let (status, iterator) = call(
+        "Kinesis_20131202.GetShardIterator",
+        r#"{"StreamName":"dry","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON"}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let iterator = iterator["ShardIterator"].as_str().unwrap().to_owned();
+    dry_run_error(
+        call(
+            "Kinesis_20131202.GetShardIterator",
+            r#"{"StreamName":"dry","ShardId":"shardId-000000000000","ShardIteratorType":"TRIM_HORIZON","DryRun":true}"#.into(),
+        )
+        .await,
+    );
+    dry_run_error(
+        call(
+            "Kinesis_20131202.GetRecords",
+            format!(r#"{{"ShardIterator":"{iterator}","DryRun":true}}"#),
+        )
+        .await,
+    );
+    let (_, bad_iterator) = call(
+        "Kinesis_20131202.GetRecords",
+        r#"{"ShardIterator":"not-an-iterator","DryRun":true}"#.into(),
+    )
+    .await;
+    assert_eq!(bad_iterator["__type"], "InvalidArgumentException");
+    let (_, registered) = call(
+        "Kinesis_20131202.RegisterStreamConsumer",
+        r#"{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/dry","ConsumerName":"c"}"#
+            .into(),
+    )
+    .await;
+    let consumer = registered["Consumer"]["ConsumerARN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    dry_run_error(
+        call(
+            "Kinesis_20131202.SubscribeToShard",
+            format!(r#"{{"ConsumerARN":"{consumer}","ShardId":"shardId-000000000000","StartingPosition":{{"Type":"LATEST"}},"DryRun":true}}"#),
+        )
+        .await,
+    );
+    // Nothing was written by the dry runs; a real put is the only record.
+    let (status, _) = call(
+        "Kinesis_20131202.PutRecord",
+        r#"{"StreamName":"dry","DryRun":false,"Data":"AAAA","PartitionKey":"k"}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, read) = call(
+        "Kinesis_20131202.GetRecords",
+        format!(r#"{{"ShardIterator":"{iterator}"}}"#),
+    )
+    .await;
+    assert_eq!(read["Records"].as_array().unwrap().len(), 1, "{read}");
+}
