@@ -44,6 +44,10 @@ struct Cli {
     /// Permit a non-loopback endpoint.
     #[arg(long)]
     allow_remote: bool,
+    /// Speak CBOR (`application/x-amz-cbor-1.1`, as the Java SDK and the
+    /// KCL do) instead of JSON. put-records, put-record and read only.
+    #[arg(long)]
+    cbor: bool,
     /// A label for the JSON line (e.g. the server's name).
     #[arg(long, default_value = "riffle")]
     label: String,
@@ -149,7 +153,7 @@ impl Connection {
             .method("POST")
             .uri(format!("http://{}/", self.endpoint))
             .header("host", self.endpoint.to_string())
-            .header("content-type", "application/x-amz-json-1.1")
+            .header("content-type", content_type())
             .header("x-amz-target", format!("Kinesis_20131202.{operation}"))
             .header("x-amz-date", "20261122T000000Z")
             .header(
@@ -169,7 +173,7 @@ impl Connection {
     }
 
     async fn call_ok(&mut self, operation: &str, body: serde_json::Value) -> anyhow::Result<Bytes> {
-        let (status, answer) = self.call(operation, serde_json::to_vec(&body)?).await?;
+        let (status, answer) = self.call(operation, encode_body(&body)?).await?;
         if status != 200 {
             bail!(
                 "{operation} failed with {status}: {}",
@@ -219,10 +223,10 @@ async fn create_stream(endpoint: SocketAddr, shards: u32) -> anyhow::Result<Stri
         .await?;
     for _ in 0..600 {
         let body = connection
-            .call_ok("DescribeStream", json!({"StreamName": name}))
+            .call_ok("DescribeStreamSummary", json!({"StreamName": name}))
             .await?;
-        let described: serde_json::Value = serde_json::from_slice(&body)?;
-        if described["StreamDescription"]["StreamStatus"] == "ACTIVE" {
+        let described: SummaryAnswer = decode(&body)?;
+        if described.stream_description_summary.stream_status == "ACTIVE" {
             return Ok(name);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -246,8 +250,113 @@ fn payload(record_bytes: usize) -> String {
     STANDARD.encode(vec![b'x'; record_bytes])
 }
 
+/// Whether requests and responses are CBOR (`--cbor`) rather than JSON.
+static CBOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn cbor() -> bool {
+    CBOR.load(Ordering::Relaxed)
+}
+
+fn content_type() -> &'static str {
+    if cbor() {
+        "application/x-amz-cbor-1.1"
+    } else {
+        "application/x-amz-json-1.1"
+    }
+}
+
+/// A request body in the chosen encoding. In CBOR, `Data` members (base64
+/// in the JSON form) become byte strings, as the Java SDK sends them.
+fn encode_body(body: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
+    if !cbor() {
+        return Ok(serde_json::to_vec(body)?);
+    }
+    fn convert(value: &serde_json::Value, key: Option<&str>) -> anyhow::Result<ciborium::Value> {
+        use ciborium::Value as C;
+        use serde_json::Value as J;
+        Ok(match value {
+            J::String(text) if key == Some("Data") => C::Bytes(STANDARD.decode(text)?),
+            J::String(text) => C::Text(text.clone()),
+            J::Null => C::Null,
+            J::Bool(b) => C::Bool(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => C::Integer(i.into()),
+                None => C::Float(n.as_f64().unwrap_or_default()),
+            },
+            J::Array(items) => C::Array(
+                items
+                    .iter()
+                    .map(|item| convert(item, None))
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            J::Object(map) => C::Map(
+                map.iter()
+                    .map(|(k, v)| Ok((C::Text(k.clone()), convert(v, Some(k))?)))
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+        })
+    }
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&convert(body, None)?, &mut out)?;
+    Ok(out)
+}
+
+/// A response body in the chosen encoding.
+fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> anyhow::Result<T> {
+    if cbor() {
+        Ok(ciborium::de::from_reader(body)?)
+    } else {
+        Ok(serde_json::from_slice(body)?)
+    }
+}
+
+/// A CBOR item head: major type and length (definite lengths only).
+fn cbor_head(out: &mut Vec<u8>, major: u8, len: u64) {
+    let major = major << 5;
+    match len {
+        0..=23 => out.push(major | len as u8),
+        24..=0xff => out.extend_from_slice(&[major | 24, len as u8]),
+        0x100..=0xffff => {
+            out.push(major | 25);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            out.push(major | 26);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+    }
+}
+
+fn cbor_text(out: &mut Vec<u8>, text: &str) {
+    cbor_head(out, 3, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
 /// A PutRecords body with `batch` records over varied partition keys.
 fn put_records_body(stream: &str, batch: usize, data: &str, salt: u64) -> Vec<u8> {
+    if cbor() {
+        // Written directly, like the JSON form below: the client shares the
+        // machine with the server, so it must cost little.
+        let data = STANDARD.decode(data).expect("payloads are valid base64");
+        let mut body = Vec::with_capacity(batch * (data.len() + 40) + 64);
+        cbor_head(&mut body, 5, 2);
+        cbor_text(&mut body, "StreamName");
+        cbor_text(&mut body, stream);
+        cbor_text(&mut body, "Records");
+        cbor_head(&mut body, 4, batch as u64);
+        for i in 0..batch {
+            cbor_head(&mut body, 5, 2);
+            cbor_text(&mut body, "PartitionKey");
+            cbor_text(
+                &mut body,
+                &format!("k{}", salt.wrapping_mul(7919).wrapping_add(i as u64)),
+            );
+            cbor_text(&mut body, "Data");
+            cbor_head(&mut body, 2, data.len() as u64);
+            body.extend_from_slice(&data);
+        }
+        return body;
+    }
     let mut body = format!("{{\"StreamName\":\"{stream}\",\"Records\":[");
     for i in 0..batch {
         if i > 0 {
@@ -302,7 +411,7 @@ async fn put_records(
                         String::from_utf8_lossy(&answer)
                     );
                 }
-                let parsed: FailedCount = serde_json::from_slice(&answer)?;
+                let parsed: FailedCount = decode(&answer)?;
                 failed.fetch_add(parsed.failed_record_count.unwrap_or(0), Ordering::Relaxed);
                 n += 1;
             }
@@ -337,6 +446,18 @@ async fn put_records(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
+struct SummaryAnswer {
+    stream_description_summary: StatusOnly,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StatusOnly {
+    stream_status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct FailedCount {
     failed_record_count: Option<u64>,
 }
@@ -362,9 +483,13 @@ async fn put_record(
             let mut latencies = Latencies::default();
             let mut n = 0u64;
             while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < requests_max {
-                let body = format!("{{\"StreamName\":\"{stream}\",\"PartitionKey\":\"c{client}-{n}\",\"Data\":\"{data}\"}}");
+                let body = if cbor() {
+                    encode_body(&json!({"StreamName": *stream, "PartitionKey": format!("c{client}-{n}"), "Data": *data}))?
+                } else {
+                    format!("{{\"StreamName\":\"{stream}\",\"PartitionKey\":\"c{client}-{n}\",\"Data\":\"{data}\"}}").into_bytes()
+                };
                 let start = Instant::now();
-                let (status, answer) = connection.call("PutRecord", body.into_bytes()).await?;
+                let (status, answer) = connection.call("PutRecord", body).await?;
                 latencies.record(start.elapsed());
                 if status != 200 {
                     bail!("PutRecord failed with {status}: {}", String::from_utf8_lossy(&answer));
@@ -415,10 +540,9 @@ struct IteratorAnswer {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RecordsPage<'a> {
+struct RecordsPage {
     records: Vec<serde::de::IgnoredAny>,
-    #[serde(borrow)]
-    next_shard_iterator: Option<&'a str>,
+    next_shard_iterator: Option<String>,
     millis_behind_latest: Option<u64>,
 }
 
@@ -426,7 +550,7 @@ async fn shard_ids(connection: &mut Connection, stream: &str) -> anyhow::Result<
     let body = connection
         .call_ok("ListShards", json!({"StreamName": stream}))
         .await?;
-    Ok(serde_json::from_slice::<ShardList>(&body)?
+    Ok(decode::<ShardList>(&body)?
         .shards
         .into_iter()
         .map(|s| s.shard_id)
@@ -445,7 +569,7 @@ async fn iterator(
             json!({"StreamName": stream, "ShardId": shard, "ShardIteratorType": kind}),
         )
         .await?;
-    Ok(serde_json::from_slice::<IteratorAnswer>(&body)?.shard_iterator)
+    Ok(decode::<IteratorAnswer>(&body)?.shard_iterator)
 }
 
 async fn read(
@@ -460,12 +584,12 @@ async fn read(
     let mut written = 0;
     while written < records {
         let batch = (records - written).min(500) as usize;
-        connection
-            .call_ok(
-                "PutRecords",
-                serde_json::from_slice(&put_records_body(&stream, batch, &data, written))?,
-            )
+        let (status, answer) = connection
+            .call("PutRecords", put_records_body(&stream, batch, &data, written))
             .await?;
+        if status != 200 {
+            bail!("PutRecords failed with {status}: {}", String::from_utf8_lossy(&answer));
+        }
         written += batch as u64;
     }
     let started = Instant::now();
@@ -480,14 +604,14 @@ async fn read(
                 let body = connection
                     .call_ok("GetRecords", json!({"ShardIterator": it, "Limit": 10000}))
                     .await?;
-                let page: RecordsPage<'_> = serde_json::from_slice(&body)?;
+                let page: RecordsPage = decode(&body)?;
                 count += page.records.len() as u64;
                 match page.next_shard_iterator {
                     Some(next)
                         if !page.records.is_empty()
                             || page.millis_behind_latest.unwrap_or(0) > 0 =>
                     {
-                        it = next.to_owned()
+                        it = next
                     }
                     _ => break,
                 }
@@ -785,6 +909,12 @@ fn main() -> anyhow::Result<()> {
             cli.endpoint
         );
     }
+    if cli.cbor {
+        if matches!(cli.workload, Workload::Tail { .. } | Workload::Fanout { .. }) {
+            bail!("tail and fanout speak JSON only; drop --cbor");
+        }
+        CBOR.store(true, Ordering::Relaxed);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -859,6 +989,10 @@ fn main() -> anyhow::Result<()> {
     let mut line = serde_json::Map::new();
     line.insert("label".into(), json!(cli.label));
     line.insert("workload".into(), json!(report.workload));
+    line.insert(
+        "encoding".into(),
+        json!(if cli.cbor { "cbor" } else { "json" }),
+    );
     line.insert("params".into(), report.params.clone());
     for (name, value) in &report.metrics {
         line.insert((*name).into(), json!((value * 1000.0).round() / 1000.0));
