@@ -1,0 +1,86 @@
+//! Micro-benchmarks of the codec hot paths: decoding and checking a
+//! PutRecords body (the hot one-pass path and the general checker), in JSON
+//! and CBOR, rendering sequence numbers, and framing an event.
+//!
+//!     cargo bench -p riffle-wire --bench codec
+
+use std::hint::black_box;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use riffle_model::SequenceNumber;
+use riffle_wire::Format;
+
+/// A PutRecords body of `records` records of `bytes` bytes, as JSON.
+fn put_records_json(records: usize, bytes: usize) -> Vec<u8> {
+    let data = STANDARD.encode(vec![b'x'; bytes]);
+    let entries: Vec<String> = (0..records)
+        .map(|i| format!(r#"{{"PartitionKey":"key-{i}","Data":"{data}"}}"#))
+        .collect();
+    format!(r#"{{"StreamName":"bench","Records":[{}]}}"#, entries.join(",")).into_bytes()
+}
+
+/// The same body as CBOR, with the data as byte strings.
+fn put_records_cbor(records: usize, bytes: usize) -> Vec<u8> {
+    use ciborium::Value;
+    let entries = (0..records)
+        .map(|i| {
+            Value::Map(vec![
+                (Value::Text("PartitionKey".into()), Value::Text(format!("key-{i}"))),
+                (Value::Text("Data".into()), Value::Bytes(vec![b'x'; bytes])),
+            ])
+        })
+        .collect();
+    let body = Value::Map(vec![
+        (Value::Text("StreamName".into()), Value::Text("bench".into())),
+        (Value::Text("Records".into()), Value::Array(entries)),
+    ]);
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&body, &mut out).unwrap();
+    out
+}
+
+fn put_records(c: &mut Criterion) {
+    let mut group = c.benchmark_group("put_records_500x100B");
+    group.throughput(Throughput::Elements(500));
+    let json = put_records_json(500, 100);
+    let cbor = put_records_cbor(500, 100);
+    group.bench_function("json_hot_decode_and_check", |b| {
+        b.iter(|| assert!(riffle_wire::hot::accepts("PutRecords", black_box(&json), Format::Json)))
+    });
+    group.bench_function("json_checker", |b| {
+        b.iter(|| riffle_wire::checker::check("PutRecords", black_box(&json), Format::Json).unwrap())
+    });
+    group.bench_function("cbor_hot_decode_and_check", |b| {
+        b.iter(|| assert!(riffle_wire::hot::accepts("PutRecords", black_box(&cbor), Format::Cbor)))
+    });
+    group.bench_function("cbor_checker", |b| {
+        b.iter(|| riffle_wire::checker::check("PutRecords", black_box(&cbor), Format::Cbor).unwrap())
+    });
+    group.finish();
+}
+
+fn rendering(c: &mut Criterion) {
+    let sequence = SequenceNumber {
+        epoch: 1_795_000_000_000,
+        shard_index: 3,
+        offset: 123_456,
+    };
+    c.bench_function("sequence_number_text", |b| {
+        b.iter(|| black_box(black_box(sequence).text()))
+    });
+    let payload = vec![b'x'; 64 * 1024];
+    c.bench_function("event_frame_64KiB", |b| {
+        b.iter(|| {
+            riffle_wire::eventstream::event(
+                "SubscribeToShardEvent",
+                "application/x-amz-json-1.1",
+                black_box(&payload),
+            )
+        })
+    });
+}
+
+criterion_group!(benches, put_records, rendering);
+criterion_main!(benches);
