@@ -73,6 +73,7 @@ fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(shard_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "log"))
         .collect();
     files.sort();
     files
@@ -174,9 +175,44 @@ async fn damage_inside_a_sealed_segment_is_reported_not_silently_truncated() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(sealed, bytes).unwrap();
+    // The sealed segment opens from its index without being read; the damage
+    // is found, and reported, when the records are read.
+    let store = opener(Durability::Sync, 1)(dir.path());
+    let log = store.open_shard(KEY).expect("sealed segments open from their index");
+    match log.read(0, 100, usize::MAX, Millis(0)) {
+        Err(riffle_store::StoreError::Corrupt { .. }) => {}
+        other => panic!("expected a corruption error, got {other:?}"),
+    }
+    assert_eq!(
+        log.read(1, 100, usize::MAX, Millis(0)).unwrap()[0].offset,
+        1,
+        "the other segments still read"
+    );
+    drop((log, store));
+    // Without its index the segment is scanned at open, and the damage is
+    // reported there.
+    std::fs::remove_file(sealed.with_extension("index")).unwrap();
     let store = opener(Durability::Sync, 1)(dir.path());
     match store.open_shard(KEY) {
         Err(riffle_store::StoreError::Corrupt { .. }) => {}
         other => panic!("expected a corruption error, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn sealed_segments_leave_an_index_and_reopen_without_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    append_n(&opener(Durability::Sync, 1)(dir.path()), 5).await;
+    let files = segment_files(dir.path());
+    let (sealed, active) = files.split_at(files.len() - 1);
+    for segment in sealed {
+        assert!(segment.with_extension("index").exists(), "{segment:?}");
+    }
+    assert!(!active[0].with_extension("index").exists());
+    // A missing index is rebuilt by the scan at the next open.
+    std::fs::remove_file(sealed[0].with_extension("index")).unwrap();
+    let store = opener(Durability::Sync, 1)(dir.path());
+    let log = store.open_shard(KEY).unwrap();
+    assert_eq!(log.read(0, 100, usize::MAX, Millis(0)).unwrap().len(), 5);
+    assert!(sealed[0].with_extension("index").exists());
 }

@@ -17,6 +17,13 @@ use crate::error::StoreError;
 /// segment has at most 16k entries).
 const INDEX_INTERVAL_BYTES: u64 = 4096;
 
+/// The first bytes of a segment index file (format version 1).
+const INDEX_MAGIC: &[u8; 8] = b"RFLIDX1\0";
+/// Magic, then five little-endian u64s: segment length, end offset, first
+/// and last arrival (u64::MAX for none), entry count. Entries (base offset,
+/// position, arrival) follow, and a CRC32C of everything before it ends it.
+const INDEX_HEADER_LEN: usize = INDEX_MAGIC.len() + 5 * 8;
+
 /// A sparse-index entry: the batch starting at `position` has `base_offset`
 /// and `arrival`.
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +55,11 @@ pub struct Segment {
 /// The file name of the segment starting at `base_offset`.
 pub fn file_name(base_offset: u64) -> String {
     format!("{base_offset:020}.log")
+}
+
+/// The file name of the index a sealed segment leaves beside itself.
+pub fn index_file_name(base_offset: u64) -> String {
+    format!("{base_offset:020}.index")
 }
 
 /// The base offset a segment file name encodes, if it is one.
@@ -168,6 +180,104 @@ impl Segment {
         // segments were synced when they rolled.
         segment.synced_len = segment.len;
         Ok((segment, tail))
+    }
+
+    /// Writes the segment's index beside it, so that opening the log later
+    /// need not scan the segment. Called once the segment is sealed and
+    /// synced; the index is a cache (see [`Segment::open_sealed`]), so a
+    /// failure to write it only costs a scan at the next start.
+    pub fn write_index(&self) {
+        let path = self.path.with_extension("index");
+        let mut out = Vec::with_capacity(INDEX_HEADER_LEN + self.index.len() * 24 + 4);
+        out.extend_from_slice(INDEX_MAGIC);
+        for n in [
+            self.len,
+            self.end_offset,
+            self.first_arrival.map_or(u64::MAX, |m| m.0),
+            self.last_arrival.map_or(u64::MAX, |m| m.0),
+            self.index.len() as u64,
+        ] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        for entry in &self.index {
+            out.extend_from_slice(&entry.base_offset.to_le_bytes());
+            out.extend_from_slice(&entry.position.to_le_bytes());
+            out.extend_from_slice(&entry.arrival.0.to_le_bytes());
+        }
+        out.extend_from_slice(&crc32c::crc32c(&out).to_le_bytes());
+        // Written whole under a temporary name, then renamed: a crash leaves
+        // either no index or a complete one.
+        let temporary = self.path.with_extension("index.tmp");
+        let written = std::fs::write(&temporary, &out)
+            .and_then(|()| std::fs::rename(&temporary, &path));
+        if let Err(err) = written {
+            tracing::warn!(path = %path.display(), error = %err, "could not write segment index; the next start scans the segment");
+            let _ = std::fs::remove_file(&temporary);
+        }
+    }
+
+    /// Opens a sealed segment from its index without reading the segment.
+    /// `None` (so the caller scans) when there is no index, it fails its
+    /// checksum, or it does not describe this file's current length. The
+    /// batches themselves are still verified by CRC whenever they are read.
+    pub fn open_sealed(path: PathBuf, base_offset: u64) -> Option<Segment> {
+        let bytes = std::fs::read(path.with_extension("index")).ok()?;
+        let (body, crc) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
+        if !body.starts_with(INDEX_MAGIC)
+            || body.len() < INDEX_HEADER_LEN
+            || crc32c::crc32c(body).to_le_bytes() != crc
+        {
+            return None;
+        }
+        let word = |i: usize| {
+            let at = INDEX_MAGIC.len() + i * 8;
+            u64::from_le_bytes(body[at..at + 8].try_into().expect("8 bytes"))
+        };
+        let (len, end_offset, first, last, entries) = (word(0), word(1), word(2), word(3), word(4));
+        let entries_bytes = &body[INDEX_HEADER_LEN..];
+        if entries_bytes.len() as u64 != entries.checked_mul(24)? {
+            return None;
+        }
+        let file = OpenOptions::new().read(true).write(true).open(&path).ok()?;
+        if file.metadata().ok()?.len() != len {
+            return None;
+        }
+        let index = entries_bytes
+            .chunks_exact(24)
+            .map(|entry| {
+                let field = |i: usize| {
+                    u64::from_le_bytes(entry[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+                };
+                IndexEntry {
+                    base_offset: field(0),
+                    position: field(1),
+                    arrival: Millis(field(2)),
+                }
+            })
+            .collect();
+        let arrival = |n: u64| (n != u64::MAX).then_some(Millis(n));
+        Some(Segment {
+            base_offset,
+            path,
+            file: Arc::new(file),
+            len,
+            committed_len: len,
+            synced_len: len,
+            end_offset,
+            first_arrival: arrival(first),
+            last_arrival: arrival(last),
+            index,
+        })
+    }
+
+    /// Deletes the segment and its index.
+    pub fn remove(&self) -> Result<(), StoreError> {
+        match std::fs::remove_file(self.path.with_extension("index")) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&self.path, e)),
+        }
+        std::fs::remove_file(&self.path).map_err(|e| StoreError::io(&self.path, e))
     }
 
     /// Records a batch just written (or recovered) at `position`.
@@ -336,5 +446,36 @@ mod tests {
         assert_eq!(parse_file_name("00000000000000000042.log"), Some(42));
         assert_eq!(parse_file_name("42.log"), None);
         assert_eq!(parse_file_name("00000000000000000042.index"), None);
+        assert_eq!(index_file_name(42), "00000000000000000042.index");
+    }
+
+    #[test]
+    fn a_sealed_segment_reopens_from_its_index_and_a_stale_index_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut segment = Segment::create(dir.path(), 7).unwrap();
+        let records = [crate::NewRecord {
+            partition_key: "k",
+            data: b"hello",
+        }];
+        let mut bytes = Vec::new();
+        batch::encode(&records, 7, Millis(1_000), &mut bytes);
+        let header = BatchHeader::parse(&bytes).unwrap();
+        segment.file.write_all_at(&bytes, 0).unwrap();
+        segment.note_batch(&header, 0);
+        segment.write_index();
+        let reopened = Segment::open_sealed(segment.path.clone(), 7).expect("the index is used");
+        assert_eq!(reopened.len, segment.len);
+        assert_eq!(reopened.end_offset, 8);
+        assert_eq!(reopened.first_arrival, Some(Millis(1_000)));
+        assert_eq!(reopened.index.len(), segment.index.len());
+        // The segment grew after its index was written: the index is stale.
+        segment.file.write_all_at(&bytes, segment.len).unwrap();
+        assert!(Segment::open_sealed(segment.path.clone(), 7).is_none());
+        // A damaged index is ignored too.
+        let index = segment.path.with_extension("index");
+        let mut raw = std::fs::read(&index).unwrap();
+        raw[10] ^= 1;
+        std::fs::write(&index, raw).unwrap();
+        assert!(Segment::open_sealed(segment.path.clone(), 7).is_none());
     }
 }

@@ -69,9 +69,12 @@ impl ShardState {
 }
 
 impl LocalShardLog {
-    /// Opens the log in `dir`, creating it if needed, and recovers it: every
-    /// segment is scanned and checked; a torn tail (a batch that was being
-    /// written when the process died) is cut off.
+    /// Opens the log in `dir`, creating it if needed, and recovers it. A
+    /// sealed segment opens from the index it left beside itself when it was
+    /// sealed; without a valid one it is scanned and checked. The active
+    /// segment is always scanned, and a torn tail (a batch that was being
+    /// written when the process died) is cut off. So startup reads about one
+    /// segment per shard, however much data the log retains.
     pub(crate) fn open(
         dir: PathBuf,
         config: LocalConfig,
@@ -102,6 +105,21 @@ impl LocalShardLog {
         for base in bases {
             let expected = segments.last().map(|s| s.end_offset);
             let path = dir.join(segment::file_name(base));
+            if Some(base) != last_base
+                && let Some(sealed) = Segment::open_sealed(path.clone(), base)
+            {
+                if let Some(expected) = expected
+                    && base < expected
+                {
+                    return Err(StoreError::Corrupt {
+                        path: sealed.path,
+                        position: 0,
+                        reason: "segments overlap",
+                    });
+                }
+                segments.push(sealed);
+                continue;
+            }
             let (mut recovered, tail) = Segment::recover(path, base)?;
             if let Tail::Torn { valid_len, reason } = tail {
                 // Only the active segment can have a torn tail: sealed ones
@@ -117,7 +135,10 @@ impl LocalShardLog {
                 }
                 tracing::warn!(path = %recovered.path.display(), valid_len, reason, "truncating torn segment tail");
                 recovered.truncate(valid_len)?;
-            } else if Some(base) == last_base {
+            } else if Some(base) != last_base {
+                // A sealed segment without a usable index: leave one for next time.
+                recovered.write_index();
+            } else {
                 // What the crashed process wrote may still be only in the page
                 // cache: make it durable before readers may see it, or a power
                 // loss could take back records that were already read.
@@ -189,6 +210,9 @@ impl LocalShardLog {
         }
         if self.config.durability != Durability::None {
             state.active().synced_len = sealed_len;
+            // Only a synced segment may be described by an index: after a
+            // crash, an unsynced one could hold less than its index says.
+            state.active().write_index();
         }
         tracing::info!(dir = %self.dir.display(), base_offset = next_offset, "rolling segment");
         let segment = Segment::create(&self.dir, next_offset)?;
@@ -473,7 +497,7 @@ impl ShardLog for LocalShardLog {
             .count();
         for segment in state.segments.drain(..expired) {
             tracing::info!(path = %segment.path.display(), "deleting segment past retention");
-            fs::remove_file(&segment.path).map_err(|e| StoreError::io(&segment.path, e))?;
+            segment.remove()?;
         }
         Ok(())
     }
