@@ -59,22 +59,49 @@ struct Cli {
     workload: Workload,
 }
 
+#[derive(clap::Args, Debug)]
+struct PutRecordsArgs {
+    #[arg(long, default_value_t = 4)]
+    shards: u32,
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    #[arg(long, default_value_t = 100)]
+    record_bytes: usize,
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    #[arg(long, default_value_t = 20_000)]
+    batches_max: u64,
+    /// Leave the stream and its data in place (to fill a data directory).
+    #[arg(long)]
+    keep: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum Workload {
     /// PutRecords batches from `connections` connections.
-    PutRecords {
-        #[arg(long, default_value_t = 4)]
+    PutRecords(PutRecordsArgs),
+    /// Creates `streams` streams of `shards` shards and puts `records`
+    /// records in each; leaves them (for startup and scale measurements).
+    Populate {
+        #[arg(long, default_value_t = 100)]
+        streams: u32,
+        #[arg(long, default_value_t = 10)]
         shards: u32,
-        #[arg(long, default_value_t = 4)]
-        connections: usize,
-        #[arg(long, default_value_t = 500)]
-        batch: usize,
+        #[arg(long, default_value_t = 100)]
+        records: u64,
         #[arg(long, default_value_t = 100)]
         record_bytes: usize,
+    },
+    /// Starts the server command `runs` times and times each start to its
+    /// first answered ListStreams on --endpoint (polling every 0.5 ms).
+    Startup {
         #[arg(long, default_value_t = 5)]
-        seconds: u64,
-        #[arg(long, default_value_t = 20_000)]
-        batches_max: u64,
+        runs: usize,
+        /// The server command line, after `--`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
     },
     /// Single PutRecord calls from `clients` concurrent clients.
     PutRecord {
@@ -377,15 +404,16 @@ struct Report {
     metrics: Vec<(&'static str, f64)>,
 }
 
-async fn put_records(
-    endpoint: SocketAddr,
-    shards: u32,
-    connections: usize,
-    batch: usize,
-    record_bytes: usize,
-    seconds: u64,
-    batches_max: u64,
-) -> anyhow::Result<Report> {
+async fn put_records(endpoint: SocketAddr, args: PutRecordsArgs) -> anyhow::Result<Report> {
+    let PutRecordsArgs {
+        shards,
+        connections,
+        batch,
+        record_bytes,
+        seconds,
+        batches_max,
+        keep,
+    } = args;
     let stream = Arc::new(create_stream(endpoint, shards).await?);
     let data = Arc::new(payload(record_bytes));
     let sent = Arc::new(AtomicU64::new(0));
@@ -426,7 +454,9 @@ async fn put_records(
         latencies.0.append(&mut l.0);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    delete_stream(endpoint, &stream).await;
+    if !keep {
+        delete_stream(endpoint, &stream).await;
+    }
     let records = (batches * batch as u64).saturating_sub(failed.load(Ordering::Relaxed)) as f64;
     Ok(Report {
         workload: "put-records",
@@ -585,10 +615,16 @@ async fn read(
     while written < records {
         let batch = (records - written).min(500) as usize;
         let (status, answer) = connection
-            .call("PutRecords", put_records_body(&stream, batch, &data, written))
+            .call(
+                "PutRecords",
+                put_records_body(&stream, batch, &data, written),
+            )
             .await?;
         if status != 200 {
-            bail!("PutRecords failed with {status}: {}", String::from_utf8_lossy(&answer));
+            bail!(
+                "PutRecords failed with {status}: {}",
+                String::from_utf8_lossy(&answer)
+            );
         }
         written += batch as u64;
     }
@@ -887,6 +923,132 @@ async fn receive_events(
     Ok((seen, latencies))
 }
 
+async fn populate(
+    endpoint: SocketAddr,
+    streams: u32,
+    shards: u32,
+    records: u64,
+    record_bytes: usize,
+) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let mut connection = Connection::open(endpoint).await?;
+    let prefix = unique("populate");
+    let names: Vec<String> = (0..streams).map(|i| format!("{prefix}-{i}")).collect();
+    for name in &names {
+        connection
+            .call_ok(
+                "CreateStream",
+                json!({"StreamName": name, "ShardCount": shards}),
+            )
+            .await?;
+    }
+    for name in &names {
+        let mut active = false;
+        for _ in 0..600 {
+            let body = connection
+                .call_ok("DescribeStreamSummary", json!({"StreamName": name}))
+                .await?;
+            if decode::<SummaryAnswer>(&body)?
+                .stream_description_summary
+                .stream_status
+                == "ACTIVE"
+            {
+                active = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !active {
+            bail!("stream {name} never became ACTIVE");
+        }
+    }
+    let created = started.elapsed().as_secs_f64();
+    let data = payload(record_bytes);
+    for (n, name) in names.iter().enumerate() {
+        let mut written = 0;
+        while written < records {
+            let batch = (records - written).min(500) as usize;
+            let (status, answer) = connection
+                .call(
+                    "PutRecords",
+                    put_records_body(name, batch, &data, n as u64 * 1_000_003 + written),
+                )
+                .await?;
+            if status != 200 {
+                bail!(
+                    "PutRecords failed with {status}: {}",
+                    String::from_utf8_lossy(&answer)
+                );
+            }
+            written += batch as u64;
+        }
+    }
+    Ok(Report {
+        workload: "populate",
+        params: json!({"streams": streams, "shards": shards, "records": records, "record_bytes": record_bytes}),
+        metrics: vec![
+            ("create_seconds", created),
+            ("total_seconds", started.elapsed().as_secs_f64()),
+        ],
+    })
+}
+
+async fn startup(endpoint: SocketAddr, runs: usize, command: &[String]) -> anyhow::Result<Report> {
+    let (program, args) = command.split_first().context("no server command")?;
+    let mut times = Latencies::default();
+    let mut rss_mib = 0.0;
+    for _ in 0..runs {
+        let mut child = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {program}"))?;
+        let started = Instant::now();
+        let give_up = started + Duration::from_secs(120);
+        let answered = loop {
+            if Instant::now() > give_up {
+                break false;
+            }
+            if let Ok(mut connection) = Connection::open(endpoint).await
+                && let Ok((200, _)) = connection.call("ListStreams", b"{}".to_vec()).await
+            {
+                break true;
+            }
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        };
+        times.record(started.elapsed());
+        rss_mib = process_rss_mib(child.id()).unwrap_or(0.0);
+        let _ = child.kill();
+        let _ = child.wait();
+        if !answered {
+            bail!("the server did not answer within 120 s");
+        }
+    }
+    Ok(Report {
+        workload: "startup",
+        params: json!({"runs": runs}),
+        metrics: vec![
+            ("startup_p50_ms", times.percentile_ms(50.0)),
+            ("startup_max_ms", times.percentile_ms(100.0)),
+            ("rss_after_start_mib", rss_mib),
+        ],
+    })
+}
+
+/// A process's resident memory (Linux).
+fn process_rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading the memory of process {pid}"))?;
+    let rss_kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS line")?;
+    Ok(rss_kib / 1024.0)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct TailPage {
@@ -910,7 +1072,10 @@ fn main() -> anyhow::Result<()> {
         );
     }
     if cli.cbor {
-        if matches!(cli.workload, Workload::Tail { .. } | Workload::Fanout { .. }) {
+        if matches!(
+            cli.workload,
+            Workload::Tail { .. } | Workload::Fanout { .. }
+        ) {
             bail!("tail and fanout speak JSON only; drop --cbor");
         }
         CBOR.store(true, Ordering::Relaxed);
@@ -921,25 +1086,14 @@ fn main() -> anyhow::Result<()> {
     let endpoint = cli.endpoint;
     let report = runtime.block_on(async move {
         match cli.workload {
-            Workload::PutRecords {
+            Workload::PutRecords(args) => put_records(endpoint, args).await,
+            Workload::Populate {
+                streams,
                 shards,
-                connections,
-                batch,
+                records,
                 record_bytes,
-                seconds,
-                batches_max,
-            } => {
-                put_records(
-                    endpoint,
-                    shards,
-                    connections,
-                    batch,
-                    record_bytes,
-                    seconds,
-                    batches_max,
-                )
-                .await
-            }
+            } => populate(endpoint, streams, shards, records, record_bytes).await,
+            Workload::Startup { runs, command } => startup(endpoint, runs, &command).await,
             Workload::PutRecord {
                 shards,
                 clients,
@@ -977,14 +1131,9 @@ fn main() -> anyhow::Result<()> {
     })?;
     let mut report = report;
     if let Some(pid) = cli.server_pid {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .with_context(|| format!("reading the memory of process {pid}"))?;
-        let rss_kib: f64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS line")?;
-        report.metrics.push(("server_rss_mib", rss_kib / 1024.0));
+        report
+            .metrics
+            .push(("server_rss_mib", process_rss_mib(pid)?));
     }
     let mut line = serde_json::Map::new();
     line.insert("label".into(), json!(cli.label));

@@ -6,7 +6,10 @@
 
 use std::fmt::Write;
 
-use riffle_engine::metrics::{MetricsSnapshot, ShardMetric, StreamMetric};
+use riffle_engine::metrics::{MetricsSnapshot, ShardMetric, StreamMetric, StreamMetrics};
+
+/// A per-stream gauge: its name, help text, and how to read it.
+type Gauge = (&'static str, &'static str, fn(&StreamMetrics) -> u64);
 
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -39,11 +42,7 @@ pub(crate) fn render(snapshot: &MetricsSnapshot) -> String {
     );
 
     let streams = &snapshot.streams;
-    let per_stream: [(
-        &str,
-        &str,
-        fn(&riffle_engine::metrics::StreamMetrics) -> u64,
-    ); 4] = [
+    let per_stream: [Gauge; 4] = [
         (
             "riffle_stream_open_shards",
             "Open shards (taking writes).",

@@ -11,7 +11,10 @@ use riffle_model::Millis;
 use riffle_store::local::{LocalConfig, LocalLogStore};
 use riffle_store::{Durability, LogStore, NewRecord, ShardKey};
 
-fn store() -> (tempfile::TempDir, std::sync::Arc<dyn riffle_store::ShardLog>) {
+fn store() -> (
+    tempfile::TempDir,
+    std::sync::Arc<dyn riffle_store::ShardLog>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalLogStore::open(
         dir.path(),
@@ -44,7 +47,10 @@ fn append(c: &mut Criterion) {
     let mut group = c.benchmark_group("log");
     group.throughput(Throughput::Elements(500));
     group.bench_function("append_500x100B", |b| {
-        b.iter(|| log.append(black_box(&batch), Millis(1_795_000_000_000)).unwrap())
+        b.iter(|| {
+            log.append(black_box(&batch), Millis(1_795_000_000_000))
+                .unwrap()
+        })
     });
     group.finish();
 }

@@ -178,7 +178,9 @@ async fn damage_inside_a_sealed_segment_is_reported_not_silently_truncated() {
     // The sealed segment opens from its index without being read; the damage
     // is found, and reported, when the records are read.
     let store = opener(Durability::Sync, 1)(dir.path());
-    let log = store.open_shard(KEY).expect("sealed segments open from their index");
+    let log = store
+        .open_shard(KEY)
+        .expect("sealed segments open from their index");
     match log.read(0, 100, usize::MAX, Millis(0)) {
         Err(riffle_store::StoreError::Corrupt { .. }) => {}
         other => panic!("expected a corruption error, got {other:?}"),

@@ -18,7 +18,11 @@ fn put_records_json(records: usize, bytes: usize) -> Vec<u8> {
     let entries: Vec<String> = (0..records)
         .map(|i| format!(r#"{{"PartitionKey":"key-{i}","Data":"{data}"}}"#))
         .collect();
-    format!(r#"{{"StreamName":"bench","Records":[{}]}}"#, entries.join(",")).into_bytes()
+    format!(
+        r#"{{"StreamName":"bench","Records":[{}]}}"#,
+        entries.join(",")
+    )
+    .into_bytes()
 }
 
 /// The same body as CBOR, with the data as byte strings.
@@ -27,13 +31,19 @@ fn put_records_cbor(records: usize, bytes: usize) -> Vec<u8> {
     let entries = (0..records)
         .map(|i| {
             Value::Map(vec![
-                (Value::Text("PartitionKey".into()), Value::Text(format!("key-{i}"))),
+                (
+                    Value::Text("PartitionKey".into()),
+                    Value::Text(format!("key-{i}")),
+                ),
                 (Value::Text("Data".into()), Value::Bytes(vec![b'x'; bytes])),
             ])
         })
         .collect();
     let body = Value::Map(vec![
-        (Value::Text("StreamName".into()), Value::Text("bench".into())),
+        (
+            Value::Text("StreamName".into()),
+            Value::Text("bench".into()),
+        ),
         (Value::Text("Records".into()), Value::Array(entries)),
     ]);
     let mut out = Vec::new();
@@ -47,16 +57,32 @@ fn put_records(c: &mut Criterion) {
     let json = put_records_json(500, 100);
     let cbor = put_records_cbor(500, 100);
     group.bench_function("json_hot_decode_and_check", |b| {
-        b.iter(|| assert!(riffle_wire::hot::accepts("PutRecords", black_box(&json), Format::Json)))
+        b.iter(|| {
+            assert!(riffle_wire::hot::accepts(
+                "PutRecords",
+                black_box(&json),
+                Format::Json
+            ))
+        })
     });
     group.bench_function("json_checker", |b| {
-        b.iter(|| riffle_wire::checker::check("PutRecords", black_box(&json), Format::Json).unwrap())
+        b.iter(|| {
+            riffle_wire::checker::check("PutRecords", black_box(&json), Format::Json).unwrap()
+        })
     });
     group.bench_function("cbor_hot_decode_and_check", |b| {
-        b.iter(|| assert!(riffle_wire::hot::accepts("PutRecords", black_box(&cbor), Format::Cbor)))
+        b.iter(|| {
+            assert!(riffle_wire::hot::accepts(
+                "PutRecords",
+                black_box(&cbor),
+                Format::Cbor
+            ))
+        })
     });
     group.bench_function("cbor_checker", |b| {
-        b.iter(|| riffle_wire::checker::check("PutRecords", black_box(&cbor), Format::Cbor).unwrap())
+        b.iter(|| {
+            riffle_wire::checker::check("PutRecords", black_box(&cbor), Format::Cbor).unwrap()
+        })
     });
     group.finish();
 }

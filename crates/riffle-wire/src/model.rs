@@ -82,7 +82,7 @@ pub struct Pattern {
     regex: Regex,
     /// For patterns of the form `[…]+` (StreamName's, checked on every
     /// put): the ASCII bytes of the class, matched without the regex engine.
-    class: Option<[bool; 128]>,
+    class: Option<Box<[bool; 128]>>,
 }
 
 impl Pattern {
@@ -94,7 +94,7 @@ impl Pattern {
         Pattern {
             text: text.to_owned(),
             regex,
-            class: byte_class_plus(text),
+            class: byte_class_plus(text).map(Box::new),
         }
     }
 

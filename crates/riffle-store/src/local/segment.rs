@@ -128,7 +128,12 @@ impl Segment {
             index: Vec::new(),
         };
         let file = segment.file.clone();
-        let mut reader = BufReader::with_capacity(1 << 20, &*file);
+        // Sized to the file: startup recovers one (often small) active
+        // segment per shard, and a fixed 1 MiB buffer each dominated it.
+        let buffer = usize::try_from(file_len)
+            .unwrap_or(usize::MAX)
+            .clamp(8 << 10, 1 << 20);
+        let mut reader = BufReader::with_capacity(buffer, &*file);
         let mut batch_buf = Vec::new();
         let tail = loop {
             let position = segment.len;
@@ -208,8 +213,8 @@ impl Segment {
         // Written whole under a temporary name, then renamed: a crash leaves
         // either no index or a complete one.
         let temporary = self.path.with_extension("index.tmp");
-        let written = std::fs::write(&temporary, &out)
-            .and_then(|()| std::fs::rename(&temporary, &path));
+        let written =
+            std::fs::write(&temporary, &out).and_then(|()| std::fs::rename(&temporary, &path));
         if let Err(err) = written {
             tracing::warn!(path = %path.display(), error = %err, "could not write segment index; the next start scans the segment");
             let _ = std::fs::remove_file(&temporary);

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::fs;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -80,16 +80,23 @@ impl LocalShardLog {
         config: LocalConfig,
         syncer: Arc<Syncer>,
     ) -> Result<Arc<LocalShardLog>, StoreError> {
-        let existed = dir.exists();
-        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-        if !existed && let Some(parent) = dir.parent() {
-            segment::sync_dir(parent)?;
-            if let Some(grandparent) = parent.parent() {
-                segment::sync_dir(grandparent)?;
+        // An existing log is listed straight away (startup opens thousands);
+        // a new one is created, with its directory entries made durable.
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+                if let Some(parent) = dir.parent() {
+                    segment::sync_dir(parent)?;
+                    if let Some(grandparent) = parent.parent() {
+                        segment::sync_dir(grandparent)?;
+                    }
+                }
+                fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))?
             }
-        }
-        let mut bases: Vec<u64> = fs::read_dir(&dir)
-            .map_err(|e| StoreError::io(&dir, e))?
+            Err(e) => return Err(StoreError::io(&dir, e)),
+        };
+        let mut bases: Vec<u64> = entries
             .filter_map(|entry| {
                 entry
                     .ok()?
@@ -138,15 +145,11 @@ impl LocalShardLog {
             } else if Some(base) != last_base {
                 // A sealed segment without a usable index: leave one for next time.
                 recovered.write_index();
-            } else {
-                // What the crashed process wrote may still be only in the page
-                // cache: make it durable before readers may see it, or a power
-                // loss could take back records that were already read.
-                recovered
-                    .file
-                    .sync_data()
-                    .map_err(|e| StoreError::io(&recovered.path, e))?;
             }
+            // What a crashed process wrote may have been only in the page
+            // cache; `LocalLogStore::open` synced the whole filesystem before
+            // any log is opened, so readers never see what a power loss
+            // could take back.
             if let Some(expected) = expected
                 && base < expected
             {
@@ -227,40 +230,89 @@ impl LocalShardLog {
         // only one of two concurrent fsyncs of a file, and the other must not
         // acknowledge what may have been lost.
         let _syncing = self.sync_lock.lock();
-        self.queued_for_sync.store(false, Ordering::Release);
-        let (target_end, target_arrival, to_sync) = {
-            let state = self.state.lock();
-            if state.poisoned {
-                return Err(self.poisoned_error());
-            }
-            let to_sync: Vec<_> = state
-                .segments
-                .iter()
-                .filter(|s| s.synced_len < s.len)
-                .map(|s| (s.file.clone(), s.path.clone(), s.base_offset, s.len))
-                .collect();
-            (state.next_offset(), state.last_arrival(), to_sync)
-        };
-        let mut failure = None;
-        for (file, path, _, _) in &to_sync {
+        let plan = self.plan_sync()?;
+        let mut synced = Ok(());
+        for (file, path, _, _) in &plan.to_sync {
             if let Err(e) = file.sync_data() {
-                failure = Some(StoreError::io(path, e));
+                synced = Err(StoreError::io(path, e));
                 break;
             }
         }
+        self.finish_sync(plan, synced)
+    }
+
+    /// Syncs many logs with one `syncfs` of the filesystem under `root`
+    /// instead of one `fdatasync` each: with thousands of shards, a batch of
+    /// records touches hundreds of files. Logs whose sync is already under
+    /// way elsewhere are synced on their own afterwards.
+    pub(crate) fn sync_many(logs: &[Arc<LocalShardLog>], root: &Path) {
+        let mut busy = Vec::new();
+        let mut batch = Vec::with_capacity(logs.len());
+        for log in logs {
+            match log.sync_lock.try_lock() {
+                Some(guard) => batch.push((log, guard)),
+                None => busy.push(log),
+            }
+        }
+        let plans: Vec<_> = batch.iter().map(|(log, _)| log.plan_sync()).collect();
+        let synced = super::sync_filesystem(root);
+        if let Err(err) = &synced {
+            tracing::error!(error = %err, "syncfs failed");
+        }
+        for ((log, _guard), plan) in batch.iter().zip(plans) {
+            // Failures are logged and reported to the waiting appends.
+            if let Ok(plan) = plan {
+                let _ = log.finish_sync(plan, synced.clone());
+            }
+        }
+        drop(batch);
+        for log in busy {
+            let _ = log.sync_now();
+        }
+    }
+
+    /// What a sync must cover: the files with unsynced bytes, and the end
+    /// that becomes visible once they are synced. Call under `sync_lock`.
+    fn plan_sync(&self) -> Result<SyncPlan, StoreError> {
+        self.queued_for_sync.store(false, Ordering::Release);
+        let state = self.state.lock();
+        if state.poisoned {
+            return Err(self.poisoned_error());
+        }
+        let to_sync = state
+            .segments
+            .iter()
+            .filter(|s| s.synced_len < s.len)
+            .map(|s| (s.file.clone(), s.path.clone(), s.base_offset, s.len))
+            .collect();
+        Ok(SyncPlan {
+            target_end: state.next_offset(),
+            target_arrival: state.last_arrival(),
+            to_sync,
+        })
+    }
+
+    /// Publishes a sync's outcome: on success the planned end becomes
+    /// visible and its appends are acknowledged; on failure the log is
+    /// poisoned and its waiting appends fail. Call under `sync_lock`.
+    fn finish_sync(
+        &self,
+        plan: SyncPlan,
+        synced: Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut state = self.state.lock();
         if state.poisoned {
             return Err(self.poisoned_error());
         }
-        if let Some(err) = failure {
-            tracing::error!(error = %err, "fdatasync failed; shard log refuses further writes");
+        if let Err(err) = synced {
+            tracing::error!(error = %err, "sync failed; shard log refuses further writes");
             state.poisoned = true;
             for (_, waiter) in state.waiters.drain(..) {
                 let _ = waiter.send(Err(err.clone()));
             }
             return Err(err);
         }
-        for (_, _, base_offset, len) in to_sync {
+        for (_, _, base_offset, len) in plan.to_sync {
             if let Some(segment) = state
                 .segments
                 .iter_mut()
@@ -274,9 +326,10 @@ impl LocalShardLog {
         for segment in &mut state.segments {
             segment.committed_len = segment.committed_len.max(segment.synced_len);
         }
+        let target_end = plan.target_end;
         if target_end > state.committed_end {
             state.committed_end = target_end;
-            state.committed_last_arrival = target_arrival;
+            state.committed_last_arrival = plan.target_arrival;
             self.commits.send_replace(target_end);
         }
         while state
@@ -315,6 +368,14 @@ impl LocalShardLog {
             })
             .collect()
     }
+}
+
+/// One planned sync: see [`LocalShardLog::plan_sync`].
+struct SyncPlan {
+    target_end: u64,
+    target_arrival: Option<Millis>,
+    /// (file, path, base offset, length to cover) per segment with unsynced bytes.
+    to_sync: Vec<(Arc<fs::File>, PathBuf, u64, u64)>,
 }
 
 impl ShardLog for LocalShardLog {

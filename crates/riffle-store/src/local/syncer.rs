@@ -7,6 +7,7 @@
 //! makes durable acknowledgement cheap.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -21,6 +22,12 @@ use crate::log::Durability;
 /// behind one slow sync.
 const SYNC_THREADS: usize = 4;
 
+/// With more shards than this waiting, one thread takes them all and syncs
+/// them with a single `syncfs` (one device flush) instead of one
+/// `fdatasync` each: streams with thousands of shards spread every
+/// PutRecords batch over hundreds of files.
+const SYNCFS_FROM_SHARDS: usize = 8;
+
 #[derive(Debug, Default)]
 struct Queue {
     shards: VecDeque<Arc<LocalShardLog>>,
@@ -32,15 +39,18 @@ struct Queue {
 pub struct Syncer {
     /// Sync as soon as a shard is queued (Sync mode), rather than on a timer.
     on_demand: bool,
+    /// The directory every log lives under (for `syncfs`).
+    root: PathBuf,
     queue: Mutex<Queue>,
     wake: Condvar,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Syncer {
-    pub(crate) fn start(durability: Durability) -> Arc<Syncer> {
+    pub(crate) fn start(durability: Durability, root: PathBuf) -> Arc<Syncer> {
         let syncer = Arc::new(Syncer {
             on_demand: durability == Durability::Sync,
+            root,
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             threads: Mutex::new(Vec::new()),
@@ -87,11 +97,14 @@ impl Syncer {
     /// Sync mode: sync each shard as soon as it is queued.
     fn run_on_demand(&self) {
         loop {
-            let shard = {
+            let shards: Vec<_> = {
                 let mut queue = self.queue.lock();
                 loop {
+                    if queue.shards.len() > SYNCFS_FROM_SHARDS {
+                        break queue.shards.drain(..).collect();
+                    }
                     if let Some(shard) = queue.shards.pop_front() {
-                        break shard;
+                        break vec![shard];
                     }
                     if queue.stopped {
                         return;
@@ -100,7 +113,12 @@ impl Syncer {
                 }
             };
             // Failures are logged and reported to the waiting appends by the shard.
-            let _ = shard.sync_now();
+            match shards.as_slice() {
+                [shard] => {
+                    let _ = shard.sync_now();
+                }
+                many => LocalShardLog::sync_many(many, &self.root),
+            }
         }
     }
 

@@ -719,7 +719,7 @@ async fn dry_runs_check_everything_and_change_nothing() {
     riffle.create_stream("dry", 1).await;
     let riffle = &riffle;
     let call = |target: &'static str, body: String| async move {
-        let answer = Call::json(target, &body).send(&riffle).await;
+        let answer = Call::json(target, &body).send(riffle).await;
         let value: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
         (answer.status, value)
     };
