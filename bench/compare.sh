@@ -42,7 +42,7 @@ start_server() {
     PORT=$((PORT + 1))
     case $name in
         riffle) "$ROOT/target/release/riffle" serve --listen 127.0.0.1:$PORT --data-dir "$data" \
-                    --create-delay-ms 0 --delete-delay-ms 0 2>/dev/null & ;;
+                    --create-delay-ms 0 --delete-delay-ms 0 --consumer-limit 500 2>/dev/null & ;;
         kinesalite) "$PEER_DIR/node_modules/.bin/kinesalite" --port $PORT --createStreamMs 0 \
                     --deleteStreamMs 0 --updateStreamMs 0 --path "$data" >/dev/null 2>&1 & ;;
         kinesis-local) (cd "$PEER_DIR/node_modules/kinesis-local" && KINESIS_MOCK_PLAIN_PORT=$PORT \
@@ -89,8 +89,11 @@ stop_server() {
 
 run() {
     local name=$1; shift
+    local encoding=json workload=$1
+    [[ $1 == --cbor ]] && { encoding=cbor; workload=$2; }
+    [[ $1 == --server-pid ]] && workload=$3
     timeout 300 "$BENCH" --endpoint 127.0.0.1:$PORT --label "$name" "$@" >> "$RESULTS" \
-        || echo "{\"label\":\"$name\",\"workload\":\"$1\",\"error\":true}" >> "$RESULTS"
+        || echo "{\"label\":\"$name\",\"workload\":\"$workload\",\"encoding\":\"$encoding\",\"error\":true}" >> "$RESULTS"
 }
 
 install_peers
@@ -105,8 +108,19 @@ for peer in $PEERS; do
     run "$peer" tail --rate 100 --seconds "$SECONDS_PER_RUN"
     run "$peer" tail --rate 1000 --seconds "$SECONDS_PER_RUN"
     run "$peer" fanout --rate 1000 --seconds "$SECONDS_PER_RUN"
+    run "$peer" --cbor put-records --batch 500 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
+    run "$peer" --cbor read --records 100000 --record-bytes 100
+    if [[ $peer == riffle ]]; then
+        # Hundreds of subscribers on one shard (AWS allows 20 consumers per
+        # stream; --consumer-limit lifts that). No peer supports this many.
+        run "$peer" --server-pid "$SERVER_PID" fanout --rate 1000 --seconds "$SECONDS_PER_RUN" --subscribers 300
+    fi
     echo "{\"label\":\"$peer\",\"workload\":\"rss-after\",\"params\":{},\"rss_mib\":$(rss_mib)}" >> "$RESULTS"
     stop_server
 done
-python3 "$ROOT/bench/report.py" "$RESULTS" > "$ROOT/BENCHMARKS.md"
+SCALE=$ROOT/bench/results/$(date -u +%Y-%m-%d)-$(hostname)-scale.jsonl
+if [[ ! -s $SCALE ]]; then
+    SCALE=$(ls -t "$ROOT"/bench/results/*-scale.jsonl 2>/dev/null | head -1 || true)
+fi
+python3 "$ROOT/bench/report.py" "$RESULTS" ${SCALE:+"$SCALE"} > "$ROOT/BENCHMARKS.md"
 echo "wrote BENCHMARKS.md from $RESULTS" >&2
