@@ -60,7 +60,8 @@ impl Answer {
 
 /// Handles one request. Never fails: every problem is an AWS error response.
 pub async fn handle(engine: &Engine, request: Request<Incoming>) -> Response<ResponseBody> {
-    let request_id = new_request_id();
+    let request_id = RequestId::new();
+    let request_id = request_id.as_str();
     let target = header_str(request.headers(), "x-amz-target").unwrap_or("");
     let operation = Operation::from_target(target);
     let cors = request.headers().contains_key(header::ORIGIN);
@@ -79,11 +80,14 @@ pub async fn handle(engine: &Engine, request: Request<Incoming>) -> Response<Res
         header::CONTENT_TYPE,
         HeaderValue::from_static(answer.content_type),
     );
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert("x-amzn-requestid", value);
     }
-    let id2 = STANDARD.encode(rand::rng().random::<[u8; 48]>());
-    if let Ok(value) = HeaderValue::from_str(&id2) {
+    let mut id2 = [0u8; 64];
+    let len = STANDARD
+        .encode_slice(rand::rng().random::<[u8; 48]>(), &mut id2)
+        .expect("48 bytes encode to 64");
+    if let Ok(value) = HeaderValue::from_bytes(&id2[..len]) {
         headers.insert("x-amz-id-2", value);
     }
     if cors {
@@ -221,16 +225,45 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A UUID-shaped request id, as AWS sends in `x-amzn-RequestId`.
-fn new_request_id() -> String {
-    let n: u128 = rand::rng().random();
-    let hex = format!("{n:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+/// A UUID-shaped request id, as AWS sends in `x-amzn-RequestId`, built on
+/// the stack (every request needs one).
+struct RequestId([u8; 36]);
+
+impl RequestId {
+    fn new() -> RequestId {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let random: u128 = rand::rng().random();
+        let mut out = [b'-'; 36];
+        let mut digits = (0..32)
+            .rev()
+            .map(|i| HEX[((random >> (i * 4)) & 0xf) as usize]);
+        for (at, byte) in out.iter_mut().enumerate() {
+            if !matches!(at, 8 | 13 | 18 | 23) {
+                *byte = digits.next().expect("32 digits for 32 places");
+            }
+        }
+        RequestId(out)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits and dashes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestId;
+
+    #[test]
+    fn request_ids_are_shaped_like_uuids() {
+        let id = RequestId::new();
+        let groups: Vec<usize> = id.as_str().split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert!(
+            id.as_str()
+                .bytes()
+                .all(|b| b == b'-' || b.is_ascii_hexdigit())
+        );
+        assert_ne!(id.as_str(), RequestId::new().as_str());
+    }
 }

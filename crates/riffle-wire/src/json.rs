@@ -74,6 +74,38 @@ impl<const N: usize> Serialize for Digits<N> {
     }
 }
 
+/// Appends `"text"` for text that needs no JSON escaping (digits, ids,
+/// base64, fixed names): the hand-written hot responses skip serde's
+/// per-byte escaping for these.
+pub(crate) fn push_plain(out: &mut Vec<u8>, text: &str) {
+    debug_assert!(!needs_escaping(text), "{text:?} needs escaping");
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
+/// Appends any text as a JSON string, escaped exactly as serde_json does.
+pub(crate) fn push_text(out: &mut Vec<u8>, text: &str) {
+    if needs_escaping(text) {
+        serde_json::to_writer(&mut *out, text).expect("writing to a Vec cannot fail");
+    } else {
+        push_plain(out, text);
+    }
+}
+
+/// Appends `"name":`, after a comma unless it is the object's first member.
+pub(crate) fn push_key(out: &mut Vec<u8>, first: &mut bool, name: &str) {
+    if !std::mem::take(first) {
+        out.push(b',');
+    }
+    push_plain(out, name);
+    out.push(b':');
+}
+
+fn needs_escaping(text: &str) -> bool {
+    text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+}
+
 /// A timestamp member. JSON carries epoch seconds (with an optional
 /// fraction); CBOR carries tag 1 around epoch *milliseconds*, as the Java SDK
 /// writes it. A CBOR value too small to be milliseconds of this era (below

@@ -22,6 +22,13 @@ impl Engine {
             Ok(())
         })
     }
+
+    /// Whether records put now are reported as encrypted (a cheap check for
+    /// every put response; `false` for a stream that does not exist).
+    pub fn is_encrypted(&self, stream: &StreamRef) -> bool {
+        self.lookup(stream)
+            .is_ok_and(|stream| stream.state.read().record.encryption_key_id.is_some())
+    }
 }
 
 /// The error AWS gives for an EncryptionType other than KMS.

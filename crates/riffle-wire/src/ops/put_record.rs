@@ -89,12 +89,7 @@ pub(crate) fn encryption_type(
     engine: &Engine,
     stream: &riffle_engine::StreamRef,
 ) -> Option<&'static str> {
-    let encrypted = engine
-        .describe_stream_summary(stream)
-        .ok()?
-        .encryption_key_id
-        .is_some();
-    encrypted.then_some("KMS")
+    engine.is_encrypted(stream).then_some("KMS")
 }
 
 /// The general path: the body passed the model check.

@@ -10,7 +10,7 @@ use super::put_record::{encryption_type, explicit_hash_key};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::{AwsError, throttled_message};
 use crate::hot::{self, HotRequest, Rule, StreamRules, Text, text};
-use crate::json::{Blob, Digits};
+use crate::json::{Blob, Digits, push_key, push_plain, push_text};
 use crate::protocol::Format;
 use riffle_model::sequence::SEQUENCE_DIGITS;
 use riffle_model::shard_id::SHARD_ID_LEN;
@@ -201,50 +201,33 @@ impl Response {
                 out.push(b',');
             }
             out.push(b'{');
-            let mut first = true;
-            let mut field = |out: &mut Vec<u8>, name: &str| {
-                if !first {
-                    out.push(b',');
-                }
-                first = false;
-                out.push(b'"');
-                out.extend_from_slice(name.as_bytes());
-                out.extend_from_slice(b"\":");
-            };
+            let first = &mut true;
             if let Some(sequence) = &entry.sequence_number {
-                field(&mut out, "SequenceNumber");
-                quoted(&mut out, sequence.0.as_str());
+                push_key(&mut out, first, "SequenceNumber");
+                push_plain(&mut out, sequence.0.as_str());
             }
             if let Some(shard) = &entry.shard_id {
-                field(&mut out, "ShardId");
-                quoted(&mut out, shard.0.as_str());
+                push_key(&mut out, first, "ShardId");
+                push_plain(&mut out, shard.0.as_str());
             }
             if let Some(code) = entry.error_code {
-                field(&mut out, "ErrorCode");
-                quoted(&mut out, code);
+                push_key(&mut out, first, "ErrorCode");
+                push_plain(&mut out, code);
             }
             if let Some(message) = &entry.error_message {
-                field(&mut out, "ErrorMessage");
-                serde_json::to_writer(&mut out, message).expect("writing to a Vec cannot fail");
+                push_key(&mut out, first, "ErrorMessage");
+                push_text(&mut out, message);
             }
             out.push(b'}');
         }
         out.push(b']');
         if let Some(encryption) = self.encryption_type {
             out.extend_from_slice(b",\"EncryptionType\":");
-            quoted(&mut out, encryption);
+            push_plain(&mut out, encryption);
         }
         out.push(b'}');
         out
     }
-}
-
-/// A string that needs no JSON escaping (digits, ids, fixed names).
-fn quoted(out: &mut Vec<u8>, text: &str) {
-    debug_assert!(!text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20));
-    out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
 }
 
 #[cfg(test)]
