@@ -36,33 +36,40 @@ install_peers() {
 
 PORT=4610
 SERVER_PID=
-start_server() {
-    local name=$1 data
-    data=$(mktemp -d)
-    PORT=$((PORT + 1))
+# The command line that runs server $1 on $PORT with data directory $2, in CMD.
+server_command() {
+    local name=$1 data=$2
     case $name in
-        riffle) "$ROOT/target/release/riffle" serve --listen 127.0.0.1:$PORT --data-dir "$data" \
-                    --create-delay-ms 0 --delete-delay-ms 0 --consumer-limit 500 2>/dev/null & ;;
-        kinesalite) "$PEER_DIR/node_modules/.bin/kinesalite" --port $PORT --createStreamMs 0 \
-                    --deleteStreamMs 0 --updateStreamMs 0 --path "$data" >/dev/null 2>&1 & ;;
-        kinesis-local) (cd "$PEER_DIR/node_modules/kinesis-local" && KINESIS_MOCK_PLAIN_PORT=$PORT \
+        riffle) CMD=("$ROOT/target/release/riffle" serve --listen 127.0.0.1:$PORT --data-dir "$data"
+                    --create-delay-ms 0 --delete-delay-ms 0 --consumer-limit 500) ;;
+        kinesalite) CMD=("$PEER_DIR/node_modules/.bin/kinesalite" --port $PORT --createStreamMs 0
+                    --deleteStreamMs 0 --updateStreamMs 0 --path "$data") ;;
+        kinesis-local) CMD=(bash -c "cd '$PEER_DIR/node_modules/kinesis-local' && KINESIS_MOCK_PLAIN_PORT=$PORT \
                     KINESIS_MOCK_TLS_PORT=$((PORT + 500)) CREATE_STREAM_DURATION=0ms DELETE_STREAM_DURATION=0ms \
-                    LOG_LEVEL=ERROR exec node main.js >/dev/null 2>&1) & ;;
-        ferrokinesis-memory) "$PEER_DIR/bin/ferrokinesis" --port $PORT --create-stream-ms 0 \
-                    --delete-stream-ms 0 >/dev/null 2>&1 & ;;
-        ferrokinesis-durable) "$PEER_DIR/bin/ferrokinesis" --port $PORT --create-stream-ms 0 \
-                    --delete-stream-ms 0 --state-dir "$data" >/dev/null 2>&1 & ;;
+                    LOG_LEVEL=ERROR exec node main.js") ;;
+        ferrokinesis-memory) CMD=("$PEER_DIR/bin/ferrokinesis" --port $PORT --create-stream-ms 0
+                    --delete-stream-ms 0) ;;
+        ferrokinesis-durable) CMD=("$PEER_DIR/bin/ferrokinesis" --port $PORT --create-stream-ms 0
+                    --delete-stream-ms 0 --state-dir "$data") ;;
     esac
+}
+
+start_server() {
+    local name=$1
+    PORT=$((PORT + 1))
+    # Startup: spawn to first answered ListStreams, polled every 0.5 ms, on
+    # an empty data directory; idle RSS is read at that moment.
+    server_command "$name" "$(mktemp -d)"
+    timeout 600 "$BENCH" --endpoint 127.0.0.1:$PORT --label "$name" startup --runs 5 -- "${CMD[@]}" >> "$RESULTS" \
+        || echo "{\"label\":\"$name\",\"workload\":\"startup\",\"error\":true}" >> "$RESULTS"
+    server_command "$name" "$(mktemp -d)"
+    "${CMD[@]}" >/dev/null 2>&1 &
     SERVER_PID=$!
-    local started=$EPOCHREALTIME
     for _ in $(seq 1 600); do
         if curl -s -o /dev/null -X POST -H 'X-Amz-Target: Kinesis_20131202.ListStreams' \
             -H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Date: 20261122T000000Z' \
             -H 'Authorization: AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=0' \
             -d '{}' "http://127.0.0.1:$PORT/"; then
-            local ms
-            ms=$(python3 -c "print(round(($EPOCHREALTIME - $started) * 1000, 1))")
-            echo "{\"label\":\"$name\",\"workload\":\"startup\",\"params\":{},\"startup_ms\":$ms,\"idle_rss_mib\":$(rss_mib)}" >> "$RESULTS"
             return 0
         fi
         sleep 0.02
