@@ -153,9 +153,22 @@ if scale_rows:
         print(f"| {title} | {value} |")
     print()
 
+def ratio(workload, metric_name, peer, **params):
+    ours, theirs = metric(workload, metric_name, **params), find(peer, workload, **params)
+    theirs = theirs.get(metric_name) if theirs and not theirs.get("error") else None
+    return ours / theirs if ours and theirs else None
+
+
+def per_record_cost_growth():
+    narrow_rate, wide_rate = narrow.get("records_per_sec"), wide.get("records_per_sec")
+    return narrow_rate / wide_rate if narrow_rate and wide_rate else None
+
+
 targets = [
     ("PutRecords 500 × 100 B ≥ 1,000,000 records/s (durable)", metric("put-records", "records_per_sec", record_bytes=100), 1_000_000, True),
     ("PutRecords 500 × 1 KiB ≥ 300 MB/s", metric("put-records", "payload_mb_per_sec", record_bytes=1024), 300, True),
+    ("PutRecords 500 × 100 B ≥ 50× kinesalite (ratio)", ratio("put-records", "records_per_sec", "kinesalite", record_bytes=100), 50, True),
+    ("PutRecords 500 × 100 B ≥ 10× ferrokinesis in memory (ratio)", ratio("put-records", "records_per_sec", "ferrokinesis-memory", record_bytes=100), 10, True),
     ("PutRecord, 64 clients ≥ 40,000 requests/s", metric("put-record", "requests_per_sec", clients=64), 40_000, True),
     ("PutRecord, 64 clients, p99 ≤ 2 ms", metric("put-record", "p99_ms", clients=64), 2, False),
     ("Catch-up read ≥ 1,000,000 records/s", metric("read", "records_per_sec"), 1_000_000, True),
@@ -165,6 +178,9 @@ targets = [
     ("Idle RSS ≤ 8 MiB", empty.get("rss_after_start_mib", metric("startup", "rss_after_start_mib")), 8, False),
     ("RSS bounded with 10 GB retained (here: MiB after filling, and after restart)", fill.get("server_rss_mib"), 64, False),
     ("Restart within seconds with 10 GB on disk (ms)", restart.get("startup_p50_ms"), 5_000, False),
+    ("10,000 shards in one stream work (records/s into them)", wide.get("records_per_sec"), 1, True),
+    ("1,000 streams on one server work (startup with them, ms)", s1000.get("startup_p50_ms"), 1_000, False),
+    ("Cost per record grows sub-linearly with shards: 4 → 10,000 shards (×2,500) costs ×N per record", per_record_cost_growth(), 2_500, False),
 ]
 print("## Against the performance issue's targets\n")
 print("| target | Riffle | met |")
