@@ -211,22 +211,40 @@ impl Connection {
     }
 }
 
-/// Latencies in microseconds, summarised exactly by sorting.
-#[derive(Default)]
-struct Latencies(Vec<u64>);
+/// Latencies in microseconds, in an HDR histogram (three significant
+/// digits, any range): constant memory however long a run is.
+struct Latencies(hdrhistogram::Histogram<u64>);
+
+impl Default for Latencies {
+    fn default() -> Latencies {
+        // 1 µs to one hour: anything longer is clamped, and no run is that long.
+        Latencies(
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("valid bounds and precision"),
+        )
+    }
+}
 
 impl Latencies {
     fn record(&mut self, elapsed: Duration) {
-        self.0.push(elapsed.as_micros() as u64);
+        self.record_micros(elapsed.as_micros() as u64);
     }
 
-    fn percentile_ms(&mut self, p: f64) -> f64 {
+    fn record_micros(&mut self, micros: u64) {
+        self.0.saturating_record(micros);
+    }
+
+    fn merge(&mut self, other: &Latencies) {
+        self.0
+            .add(&other.0)
+            .expect("auto-resizing histograms always merge");
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
         if self.0.is_empty() {
             return 0.0;
         }
-        self.0.sort_unstable();
-        let index = ((self.0.len() as f64 * p / 100.0).ceil() as usize).clamp(1, self.0.len()) - 1;
-        self.0[index] as f64 / 1000.0
+        self.0.value_at_quantile(p / 100.0) as f64 / 1000.0
     }
 }
 
@@ -449,9 +467,9 @@ async fn put_records(endpoint: SocketAddr, args: PutRecordsArgs) -> anyhow::Resu
     let mut batches = 0;
     let mut latencies = Latencies::default();
     for task in tasks {
-        let (n, mut l) = task.await??;
+        let (n, l) = task.await??;
         batches += n;
-        latencies.0.append(&mut l.0);
+        latencies.merge(&l);
     }
     let elapsed = started.elapsed().as_secs_f64();
     if !keep {
@@ -532,9 +550,9 @@ async fn put_record(
     let mut requests = 0;
     let mut latencies = Latencies::default();
     for task in tasks {
-        let (n, mut l) = task.await??;
+        let (n, l) = task.await??;
         requests += n;
-        latencies.0.append(&mut l.0);
+        latencies.merge(&l);
     }
     let elapsed = started.elapsed().as_secs_f64();
     delete_stream(endpoint, &stream).await;
@@ -712,7 +730,7 @@ async fn tail(
             let i: usize = record.partition_key.parse()?;
             let acked_at = acked[i].load(Ordering::Acquire);
             // Visible before its ack reached the writer counts as zero.
-            latencies.0.push(if acked_at == 0 {
+            latencies.record_micros(if acked_at == 0 {
                 0
             } else {
                 now.saturating_sub(acked_at - 1)
@@ -839,10 +857,10 @@ async fn fanout(
     let mut seen = 0u64;
     let mut fewest_seen = u64::MAX;
     for receiver in receivers {
-        let (received, mut own) = receiver.await??;
+        let (received, own) = receiver.await??;
         seen += received;
         fewest_seen = fewest_seen.min(received);
-        latencies.0.append(&mut own.0);
+        latencies.merge(&own);
     }
     writer.await??;
     delete_stream(endpoint, &stream).await;
@@ -912,7 +930,7 @@ async fn receive_events(
             if let Ok(event) = serde_json::from_slice::<TailPage>(payload) {
                 for record in &event.records {
                     let i: usize = record.partition_key.parse()?;
-                    latencies.0.push(arrival_latency(&acked, i, now));
+                    latencies.record_micros(arrival_latency(&acked, i, now));
                     seen += 1;
                 }
             }
@@ -995,6 +1013,11 @@ async fn populate(
 
 async fn startup(endpoint: SocketAddr, runs: usize, command: &[String]) -> anyhow::Result<Report> {
     let (program, args) = command.split_first().context("no server command")?;
+    if let Ok(mut connection) = Connection::open(endpoint).await
+        && connection.call("ListStreams", b"{}".to_vec()).await.is_ok()
+    {
+        bail!("something already answers on {endpoint}; stop it first");
+    }
     let mut times = Latencies::default();
     let mut rss_mib = 0.0;
     for _ in 0..runs {
@@ -1010,6 +1033,9 @@ async fn startup(endpoint: SocketAddr, runs: usize, command: &[String]) -> anyho
         let answered = loop {
             if Instant::now() > give_up {
                 break false;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                bail!("the server exited ({status}) before answering");
             }
             if let Ok(mut connection) = Connection::open(endpoint).await
                 && let Ok((200, _)) = connection.call("ListStreams", b"{}".to_vec()).await
