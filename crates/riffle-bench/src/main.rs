@@ -266,17 +266,51 @@ async fn create_stream(endpoint: SocketAddr, shards: u32) -> anyhow::Result<Stri
             json!({"StreamName": name, "ShardCount": shards}),
         )
         .await?;
+    wait_active(&mut connection, &name).await?;
+    Ok(name)
+}
+
+/// Waits (bounded) until a stream is ACTIVE.
+async fn wait_active(connection: &mut Connection, name: &str) -> anyhow::Result<()> {
     for _ in 0..600 {
         let body = connection
             .call_ok("DescribeStreamSummary", json!({"StreamName": name}))
             .await?;
         let described: SummaryAnswer = decode(&body)?;
         if described.stream_description_summary.stream_status == "ACTIVE" {
-            return Ok(name);
+            return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     bail!("stream {name} never became ACTIVE")
+}
+
+/// Puts `records` records of `data` into a stream, 500 per PutRecords.
+async fn fill(
+    connection: &mut Connection,
+    stream: &str,
+    records: u64,
+    data: &str,
+    salt: u64,
+) -> anyhow::Result<()> {
+    let mut written = 0;
+    while written < records {
+        let batch = (records - written).min(500) as usize;
+        let (status, answer) = connection
+            .call(
+                "PutRecords",
+                put_records_body(stream, batch, data, salt + written),
+            )
+            .await?;
+        if status != 200 {
+            bail!(
+                "PutRecords failed with {status}: {}",
+                String::from_utf8_lossy(&answer)
+            );
+        }
+        written += batch as u64;
+    }
+    Ok(())
 }
 
 /// Deletes a benchmark's stream so the next workload starts within the
@@ -629,23 +663,7 @@ async fn read(
     let stream = create_stream(endpoint, shards).await?;
     let data = payload(record_bytes);
     let mut connection = Connection::open(endpoint).await?;
-    let mut written = 0;
-    while written < records {
-        let batch = (records - written).min(500) as usize;
-        let (status, answer) = connection
-            .call(
-                "PutRecords",
-                put_records_body(&stream, batch, &data, written),
-            )
-            .await?;
-        if status != 200 {
-            bail!(
-                "PutRecords failed with {status}: {}",
-                String::from_utf8_lossy(&answer)
-            );
-        }
-        written += batch as u64;
-    }
+    fill(&mut connection, &stream, records, &data, 0).await?;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for shard in shard_ids(&mut connection, &stream).await? {
@@ -961,45 +979,12 @@ async fn populate(
             .await?;
     }
     for name in &names {
-        let mut active = false;
-        for _ in 0..600 {
-            let body = connection
-                .call_ok("DescribeStreamSummary", json!({"StreamName": name}))
-                .await?;
-            if decode::<SummaryAnswer>(&body)?
-                .stream_description_summary
-                .stream_status
-                == "ACTIVE"
-            {
-                active = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if !active {
-            bail!("stream {name} never became ACTIVE");
-        }
+        wait_active(&mut connection, name).await?;
     }
     let created = started.elapsed().as_secs_f64();
     let data = payload(record_bytes);
     for (n, name) in names.iter().enumerate() {
-        let mut written = 0;
-        while written < records {
-            let batch = (records - written).min(500) as usize;
-            let (status, answer) = connection
-                .call(
-                    "PutRecords",
-                    put_records_body(name, batch, &data, n as u64 * 1_000_003 + written),
-                )
-                .await?;
-            if status != 200 {
-                bail!(
-                    "PutRecords failed with {status}: {}",
-                    String::from_utf8_lossy(&answer)
-                );
-            }
-            written += batch as u64;
-        }
+        fill(&mut connection, name, records, &data, n as u64 * 1_000_003).await?;
     }
     Ok(Report {
         workload: "populate",

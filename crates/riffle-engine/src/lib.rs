@@ -234,6 +234,18 @@ impl Engine {
         StreamArn::new(&self.inner.config.region, &self.inner.config.account, name)
     }
 
+    /// Every stream, in name order, taken out of the streams lock so that
+    /// long work on each (scaling, retention, metrics) does not hold it.
+    fn all_streams(&self) -> Vec<Arc<Stream>> {
+        self.inner
+            .streams
+            .read()
+            .by_name
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Finds a stream by name or ARN. An ARN for another account or region
     /// names a stream this server does not have.
     fn lookup(&self, stream: &StreamRef) -> EngineResult<Arc<Stream>> {
@@ -338,14 +350,7 @@ impl Engine {
     /// whose records have all expired.
     pub fn enforce_retention(&self) {
         let now = self.now();
-        let streams: Vec<_> = self
-            .inner
-            .streams
-            .read()
-            .by_name
-            .values()
-            .cloned()
-            .collect();
+        let streams = self.all_streams();
         for stream in streams {
             let newly_expired: Vec<usize> = {
                 let state = stream.state.read();

@@ -199,15 +199,8 @@ impl Engine {
     /// The current value of every metric.
     pub fn metrics(&self) -> MetricsSnapshot {
         let now = self.now();
-        let streams: Vec<_> = self
-            .inner
-            .streams
-            .read()
-            .by_name
-            .values()
-            .cloned()
-            .collect();
-        let streams = streams
+        let streams = self
+            .all_streams()
             .iter()
             .map(|stream| {
                 let state = stream.state.read();

@@ -39,6 +39,24 @@ async fn setup(name: &str, shards: u32) -> (tempfile::TempDir, Clock, Engine) {
     (dir, clock, engine)
 }
 
+/// An engine with `config` (and no CREATING delay) on a fresh directory,
+/// without fsync, holding the stream `create`.
+fn open_with(config: EngineConfig, create: CreateStream) -> (tempfile::TempDir, Clock, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    let config = EngineConfig {
+        create_delay_ms: 0,
+        ..config
+    };
+    let engine = Engine::open_local(dir.path(), config, Durability::None, clock.clone()).unwrap();
+    engine.create_stream(create).unwrap();
+    (dir, clock, engine)
+}
+
+fn create(name: &str, shards: u32) -> CreateStream {
+    CreateStream::new(StreamName::parse(name).unwrap(), shards)
+}
+
 async fn put(engine: &Engine, name: &str, data: &str) {
     let entry = PutEntry {
         partition_key: Some("k"),
@@ -344,21 +362,15 @@ mod limits {
     use riffle_engine::ops::put_records::RecordFailure;
 
     async fn limited(default: bool, tag: Option<&str>) -> (tempfile::TempDir, Clock, Engine) {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Clock::manual(START);
+        let mut hot = create("hot", 1);
+        if let Some(value) = tag {
+            hot.tags = vec![("riffle.enforce-limits".to_owned(), value.to_owned())];
+        }
         let config = EngineConfig {
-            create_delay_ms: 0,
             enforce_limits: default,
             ..EngineConfig::default()
         };
-        let engine =
-            Engine::open_local(dir.path(), config, Durability::None, clock.clone()).unwrap();
-        let mut create = CreateStream::new(StreamName::parse("hot").unwrap(), 1);
-        if let Some(value) = tag {
-            create.tags = vec![("riffle.enforce-limits".to_owned(), value.to_owned())];
-        }
-        engine.create_stream(create).unwrap();
-        (dir, clock, engine)
+        open_with(config, hot)
     }
 
     fn entries(n: usize, data: &[u8]) -> Vec<PutEntry<'_>> {
@@ -492,18 +504,9 @@ mod on_demand {
     use riffle_engine::metrics::ReshardTrigger;
 
     async fn on_demand(shards: u32) -> (tempfile::TempDir, Clock, Engine) {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Clock::manual(START);
-        let config = EngineConfig {
-            create_delay_ms: 0,
-            ..EngineConfig::default()
-        };
-        let engine =
-            Engine::open_local(dir.path(), config, Durability::None, clock.clone()).unwrap();
-        let mut create = CreateStream::new(StreamName::parse("od").unwrap(), shards);
-        create.on_demand = true;
-        engine.create_stream(create).unwrap();
-        (dir, clock, engine)
+        let mut od = create("od", shards);
+        od.on_demand = true;
+        open_with(EngineConfig::default(), od)
     }
 
     fn open_count(engine: &Engine) -> usize {
@@ -590,17 +593,7 @@ mod on_demand {
 
     #[tokio::test]
     async fn provisioned_streams_are_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Clock::manual(START);
-        let config = EngineConfig {
-            create_delay_ms: 0,
-            ..EngineConfig::default()
-        };
-        let engine =
-            Engine::open_local(dir.path(), config, Durability::None, clock.clone()).unwrap();
-        engine
-            .create_stream(CreateStream::new(StreamName::parse("od").unwrap(), 1))
-            .unwrap();
+        let (_dir, clock, engine) = open_with(EngineConfig::default(), create("od", 1));
         let chunk = vec![7u8; 900 * 1024];
         for _ in 0..10 {
             let entry = PutEntry {
@@ -795,17 +788,11 @@ mod daily_quotas {
 
     #[tokio::test]
     async fn quotas_can_be_lifted() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Clock::manual(START);
         let config = EngineConfig {
-            create_delay_ms: 0,
             daily_quotas: false,
             ..EngineConfig::default()
         };
-        let engine = Engine::open_local(dir.path(), config, Durability::None, clock).unwrap();
-        engine
-            .create_stream(CreateStream::new(StreamName::parse("q").unwrap(), 1))
-            .unwrap();
+        let (_dir, _clock, engine) = open_with(config, create("q", 1));
         for call in 0..12 {
             engine
                 .update_shard_count(&stream("q"), if call % 2 == 0 { 2 } else { 1 })
@@ -940,17 +927,11 @@ mod metrics {
 
     #[tokio::test]
     async fn throttling_is_counted() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Clock::manual(START);
         let config = EngineConfig {
-            create_delay_ms: 0,
             enforce_limits: true,
             ..EngineConfig::default()
         };
-        let engine = Engine::open_local(dir.path(), config, Durability::None, clock).unwrap();
-        engine
-            .create_stream(CreateStream::new(StreamName::parse("t").unwrap(), 1))
-            .unwrap();
+        let (_dir, _clock, engine) = open_with(config, create("t", 1));
         let entries: Vec<PutEntry<'_>> = (0..500)
             .map(|_| PutEntry {
                 partition_key: Some("k"),

@@ -31,14 +31,7 @@ impl Engine {
     /// change to each. Returns how many streams changed.
     pub fn autoscale(&self) -> usize {
         let now = self.now();
-        let streams: Vec<_> = self
-            .inner
-            .streams
-            .read()
-            .by_name
-            .values()
-            .cloned()
-            .collect();
+        let streams = self.all_streams();
         let mut changed = 0;
         for stream in streams {
             let change = {

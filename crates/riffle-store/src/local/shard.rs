@@ -110,57 +110,30 @@ impl LocalShardLog {
         let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
         let last_base = bases.last().copied();
         for base in bases {
-            let expected = segments.last().map(|s| s.end_offset);
             let path = dir.join(segment::file_name(base));
-            if Some(base) != last_base
-                && let Some(sealed) = Segment::open_sealed(path.clone(), base)
+            let sealed = Some(base) != last_base;
+            let segment = match sealed
+                .then(|| Segment::open_sealed(path.clone(), base))
+                .flatten()
             {
-                if let Some(expected) = expected
-                    && base < expected
-                {
-                    return Err(StoreError::Corrupt {
-                        path: sealed.path,
-                        position: 0,
-                        reason: "segments overlap",
-                    });
-                }
-                segments.push(sealed);
-                continue;
-            }
-            let (mut recovered, tail) = Segment::recover(path, base)?;
-            if let Tail::Torn { valid_len, reason } = tail {
-                // Only the active segment can have a torn tail: sealed ones
-                // were synced when they rolled. Damage inside a sealed
-                // segment is corruption, not a crash to repair silently.
-                if Some(base) != last_base {
-                    tracing::error!(path = %recovered.path.display(), valid_len, reason, "sealed segment is corrupt");
-                    return Err(StoreError::Corrupt {
-                        path: recovered.path,
-                        position: valid_len,
-                        reason,
-                    });
-                }
-                tracing::warn!(path = %recovered.path.display(), valid_len, reason, "truncating torn segment tail");
-                recovered.truncate(valid_len)?;
-            } else if Some(base) != last_base {
-                // A sealed segment without a usable index: leave one for next time.
-                recovered.write_index();
-            }
-            // What a crashed process wrote may have been only in the page
-            // cache; `LocalLogStore::open` synced the whole filesystem before
-            // any log is opened, so readers never see what a power loss
-            // could take back.
-            if let Some(expected) = expected
-                && base < expected
+                Some(indexed) => indexed,
+                None => recover_segment(path, base, sealed)?,
+            };
+            if segments
+                .last()
+                .is_some_and(|previous| base < previous.end_offset)
             {
                 return Err(StoreError::Corrupt {
-                    path: recovered.path,
+                    path: segment.path,
                     position: 0,
                     reason: "segments overlap",
                 });
             }
-            segments.push(recovered);
+            segments.push(segment);
         }
+        // What a crashed process wrote may have been only in the page cache;
+        // `LocalLogStore::open` synced the whole filesystem before any log is
+        // opened, so readers never see what a power loss could take back.
         if segments.is_empty() {
             segments.push(Segment::create(&dir, 0)?);
         }
@@ -368,6 +341,30 @@ impl LocalShardLog {
             })
             .collect()
     }
+}
+
+/// Scans a segment that has no usable index. A torn tail is cut off the
+/// active segment; in a sealed one (synced when it rolled) it is corruption,
+/// not a crash to repair silently. A sealed segment gets an index for next time.
+fn recover_segment(path: PathBuf, base: u64, sealed: bool) -> Result<Segment, StoreError> {
+    let (mut recovered, tail) = Segment::recover(path, base)?;
+    match tail {
+        Tail::Torn { valid_len, reason } if sealed => {
+            tracing::error!(path = %recovered.path.display(), valid_len, reason, "sealed segment is corrupt");
+            return Err(StoreError::Corrupt {
+                path: recovered.path,
+                position: valid_len,
+                reason,
+            });
+        }
+        Tail::Torn { valid_len, reason } => {
+            tracing::warn!(path = %recovered.path.display(), valid_len, reason, "truncating torn segment tail");
+            recovered.truncate(valid_len)?;
+        }
+        Tail::Clean if sealed => recovered.write_index(),
+        Tail::Clean => {}
+    }
+    Ok(recovered)
 }
 
 /// One planned sync: see [`LocalShardLog::plan_sync`].

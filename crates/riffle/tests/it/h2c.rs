@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aws_sdk_kinesis::Client;
-use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -22,24 +21,13 @@ use tokio::sync::Mutex;
 
 /// An SDK client whose every call travels over one h2c connection.
 pub(crate) fn h2c_client_for(addr: SocketAddr) -> Client {
-    let config = aws_sdk_kinesis::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "riffle-tests",
-        ))
-        .endpoint_url(format!("http://{addr}"))
-        .http_client(SharedHttpClient::new(H2c {
+    crate::support::client_with(
+        format!("http://{addr}"),
+        SharedHttpClient::new(H2c {
             addr,
             connection: Arc::default(),
-        }))
-        .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
-        .build();
-    Client::from_conf(config)
+        }),
+    )
 }
 
 #[derive(Clone, Debug)]

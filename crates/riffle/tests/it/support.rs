@@ -206,6 +206,18 @@ impl Drop for Riffle {
 /// An SDK client for a server at `addr`, with retries off so every error
 /// reaches the test as sent.
 pub(crate) fn client_for(addr: SocketAddr) -> Client {
+    client_with(
+        format!("http://{addr}"),
+        aws_smithy_http_client::Builder::new().build_http(),
+    )
+}
+
+/// An SDK client for `endpoint` over `http_client` (plain, TLS or h2c),
+/// with test credentials and retries off.
+pub(crate) fn client_with(
+    endpoint: String,
+    http_client: aws_sdk_kinesis::config::SharedHttpClient,
+) -> Client {
     let config = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -216,8 +228,8 @@ pub(crate) fn client_for(addr: SocketAddr) -> Client {
             None,
             "riffle-tests",
         ))
-        .endpoint_url(format!("http://{addr}"))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .endpoint_url(endpoint)
+        .http_client(http_client)
         .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
         .build();
     Client::from_conf(config)

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use aws_sdk_kinesis::Client;
-use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{ShardIteratorType, StartingPosition, SubscribeToShardEventStream};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
@@ -30,21 +29,7 @@ fn tls_client(addr: SocketAddr, cert_pem: &str, host: &str) -> Client {
                 .unwrap(),
         )
         .build_https();
-    let config = aws_sdk_kinesis::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "riffle-tests",
-        ))
-        .endpoint_url(format!("https://{host}:{}", addr.port()))
-        .http_client(http_client)
-        .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
-        .build();
-    Client::from_conf(config)
+    crate::support::client_with(format!("https://{host}:{}", addr.port()), http_client)
 }
 
 #[tokio::test]
