@@ -35,16 +35,27 @@ impl<const N: usize> fmt::Debug for FixedText<N> {
 /// Writes `n` into all of `out`, right-aligned and zero-padded. The caller
 /// sizes `out` to hold every value of the field (digits beyond it are cut).
 pub(crate) fn write_padded(out: &mut [u8], mut n: u64) {
-    let mut digits = out.iter_mut().rev();
-    for digit in digits.by_ref() {
-        *digit = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    // Two digits per division: the epoch alone is 13 digits, rendered for
+    // every record of every put (3.4% of PutRecords' CPU one at a time).
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut end = out.len();
+    while n >= 10 && end >= 2 {
+        let pair = (n % 100) as usize * 2;
+        out[end - 2..end].copy_from_slice(&PAIRS[pair..pair + 2]);
+        n /= 100;
+        end -= 2;
+    }
+    if end > 0 {
+        // One digit left (or a single place left for two).
+        out[end - 1] = b'0' + (n % 10) as u8;
+        end -= 1;
     }
     // Most of a sequence number's 56 digits are leading zeros.
-    digits.for_each(|digit| *digit = b'0');
+    out[..end].fill(b'0');
 }
 
 #[cfg(test)]
@@ -60,5 +71,16 @@ mod tests {
         assert_eq!(&out, b"000000");
         write_padded(&mut out, 999_999);
         assert_eq!(&out, b"999999");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn renders_as_format_does(n: u64, width in 1usize..24) {
+            let mut out = vec![b'x'; width];
+            write_padded(&mut out, n);
+            // Digits beyond the width are cut, as documented.
+            let full = format!("{n:024}");
+            proptest::prop_assert_eq!(&out[..], &full.as_bytes()[24 - width..]);
+        }
     }
 }

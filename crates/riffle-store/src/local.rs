@@ -74,7 +74,7 @@ impl LocalLogStore {
         // log is opened and read, instead of one device flush per shard
         // (1,000 shards: about 100 ms of startup).
         sync_filesystem(&root)?;
-        let syncer = Syncer::start(config.durability, root.clone());
+        let syncer = Syncer::start(config.durability, &root)?;
         Ok(LocalLogStore {
             root,
             config,
@@ -141,15 +141,22 @@ impl LogStore for LocalLogStore {
 
 /// Flushes every dirty page of the filesystem holding `dir` to disk.
 pub(crate) fn sync_filesystem(dir: &Path) -> Result<(), StoreError> {
-    use std::os::fd::AsRawFd;
     let handle = fs::File::open(dir).map_err(|e| StoreError::io(dir, e))?;
+    sync_filesystem_of(&handle, dir)
+}
+
+/// Flushes every dirty page of the filesystem holding the open file or
+/// directory `handle` (named `path` in errors) to disk.
+pub(crate) fn sync_filesystem_of(handle: &fs::File, path: &Path) -> Result<(), StoreError> {
+    use std::os::fd::AsRawFd;
     // SAFETY: syncfs only reads the descriptor, which `handle` keeps open
     // for the duration of the call. Measured: it replaces 1,000 fdatasyncs
-    // (one per shard, each a device flush) at startup.
+    // (one per shard, each a device flush) at startup, and four per
+    // group-commit round with four busy shards (syncer.rs).
     #[allow(unsafe_code)]
     let result = unsafe { libc::syncfs(handle.as_raw_fd()) };
     if result != 0 {
-        return Err(StoreError::io(dir, std::io::Error::last_os_error()));
+        return Err(StoreError::io(path, std::io::Error::last_os_error()));
     }
     Ok(())
 }

@@ -53,7 +53,10 @@ pub(crate) fn cbor<T: DeserializeOwned + HotRequest>(body: &[u8]) -> Option<T> {
 pub fn accepts(operation: &str, body: &[u8], format: Format) -> bool {
     use crate::ops::{get_records, put_record, put_records};
     match (operation, format) {
-        ("PutRecords", Format::Json) => json::<put_records::Request<Text<'_>>>(body).is_some(),
+        ("PutRecords", Format::Json) => {
+            json::<put_records::Request<Text<'_>, crate::json::Base64Text<'_>>>(body)
+                .is_some_and(|request| put_records::decode_data(&request).is_some())
+        }
         ("PutRecords", Format::Cbor) => cbor::<put_records::Request<String>>(body).is_some(),
         ("PutRecord", Format::Json) => json::<put_record::Request<Text<'_>>>(body).is_some(),
         ("PutRecord", Format::Cbor) => cbor::<put_record::Request<String>>(body).is_some(),

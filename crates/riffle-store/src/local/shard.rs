@@ -214,11 +214,11 @@ impl LocalShardLog {
         self.finish_sync(plan, synced)
     }
 
-    /// Syncs many logs with one `syncfs` of the filesystem under `root`
-    /// instead of one `fdatasync` each: with thousands of shards, a batch of
-    /// records touches hundreds of files. Logs whose sync is already under
-    /// way elsewhere are synced on their own afterwards.
-    pub(crate) fn sync_many(logs: &[Arc<LocalShardLog>], root: &Path) {
+    /// Syncs many logs with one `syncfs` of the filesystem of `root` (an
+    /// open handle on the directory `root_path`) instead of one `fdatasync`
+    /// each. Logs whose sync is already under way elsewhere are synced on
+    /// their own afterwards.
+    pub(crate) fn sync_many(logs: &[Arc<LocalShardLog>], root: &fs::File, root_path: &Path) {
         let mut busy = Vec::new();
         let mut batch = Vec::with_capacity(logs.len());
         for log in logs {
@@ -228,7 +228,7 @@ impl LocalShardLog {
             }
         }
         let plans: Vec<_> = batch.iter().map(|(log, _)| log.plan_sync()).collect();
-        let synced = super::sync_filesystem(root);
+        let synced = super::sync_filesystem_of(root, root_path);
         if let Err(err) = &synced {
             tracing::error!(error = %err, "syncfs failed");
         }

@@ -10,7 +10,7 @@ use super::put_record::{encryption_type, explicit_hash_key};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::{AwsError, throttled_message};
 use crate::hot::{self, HotRequest, Rule, StreamRules, Text, text};
-use crate::json::{Blob, Digits, push_key, push_plain, push_text};
+use crate::json::{Base64Text, Blob, Digits, decode_all, push_key, push_plain, push_text};
 use crate::protocol::Format;
 use riffle_model::sequence::SEQUENCE_DIGITS;
 use riffle_model::shard_id::SHARD_ID_LEN;
@@ -19,8 +19,8 @@ use riffle_model::shard_id::SHARD_ID_LEN;
 /// path, `String` elsewhere.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct Request<S> {
-    records: Option<Vec<Entry<S>>>,
+pub(crate) struct Request<S, D = Blob> {
+    records: Option<Vec<Entry<S, D>>>,
     stream_name: Option<S>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<S>,
@@ -30,13 +30,32 @@ pub(crate) struct Request<S> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Entry<S> {
-    data: Option<Blob>,
+struct Entry<S, D> {
+    data: Option<D>,
     explicit_hash_key: Option<S>,
     partition_key: Option<S>,
 }
 
-impl<S: AsRef<str>> HotRequest for Request<S> {
+/// Record data as a request carries it: decoded ([`Blob`]), or base64 text
+/// the hot JSON path decodes later into one buffer ([`Base64Text`]).
+pub(crate) trait RecordData {
+    /// The decoded length, if the data can be valid.
+    fn decoded_len(&self) -> Option<usize>;
+}
+
+impl RecordData for Blob {
+    fn decoded_len(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+impl RecordData for Base64Text<'_> {
+    fn decoded_len(&self) -> Option<usize> {
+        Base64Text::decoded_len(self)
+    }
+}
+
+impl<S: AsRef<str>, D: RecordData> HotRequest for Request<S, D> {
     fn accepted(&self) -> bool {
         struct Rules {
             stream: StreamRules,
@@ -64,7 +83,11 @@ impl<S: AsRef<str>> HotRequest for Request<S> {
             self.stream_id.as_ref().map(AsRef::as_ref),
         ) && rules.records.list(self.records.as_ref().map(Vec::len))
             && self.records.iter().flatten().all(|entry| {
-                rules.data.blob(entry.data.as_ref().map(|d| d.0.len()))
+                // Data that cannot be valid counts as absent: refused here,
+                // answered by the general path.
+                rules
+                    .data
+                    .blob(entry.data.as_ref().and_then(RecordData::decoded_len))
                     && rules
                         .explicit_hash_key
                         .text(entry.explicit_hash_key.as_ref().map(AsRef::as_ref))
@@ -100,20 +123,57 @@ struct ResultEntry {
 /// The general path: the body passed the model check.
 pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     let request: Request<String> = decode(body)?;
-    execute(engine, &request).await
+    execute(engine, &request, &blobs(&request)).await
 }
 
 /// The hot path; `None` sends the request down the general path.
 pub(crate) async fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Vec<u8>, AwsError>> {
     Some(match hot::format() {
-        Format::Json => execute(engine, &hot::json::<Request<Text<'_>>>(body)?).await,
-        Format::Cbor => execute(engine, &hot::cbor::<Request<String>>(body)?).await,
+        Format::Json => {
+            let request = hot::json::<Request<Text<'_>, Base64Text<'_>>>(body)?;
+            let (decoded, lens) = decode_data(&request)?;
+            execute(engine, &request, &split(&decoded, &lens)).await
+        }
+        Format::Cbor => {
+            let request = hot::cbor::<Request<String>>(body)?;
+            execute(engine, &request, &blobs(&request)).await
+        }
     })
 }
 
-async fn execute<S: AsRef<str>>(
+/// Each record's data, already decoded.
+fn blobs<S>(request: &Request<S>) -> Vec<&[u8]> {
+    let records = request.records.as_deref().unwrap_or_default();
+    records
+        .iter()
+        .map(|entry| entry.data.as_ref().map_or(&[][..], |data| &data.0[..]))
+        .collect()
+}
+
+/// Every record's data decoded into one buffer, with each one's length.
+pub(crate) fn decode_data<S>(
+    request: &Request<S, Base64Text<'_>>,
+) -> Option<(Vec<u8>, Vec<usize>)> {
+    let records = request.records.as_deref().unwrap_or_default();
+    decode_all(records.iter().map(|entry| entry.data.as_ref()))
+}
+
+/// Cuts `decoded` into consecutive pieces of `lens` bytes.
+fn split<'d>(mut decoded: &'d [u8], lens: &[usize]) -> Vec<&'d [u8]> {
+    lens.iter()
+        .map(|&len| {
+            let (piece, rest) = decoded.split_at(len);
+            decoded = rest;
+            piece
+        })
+        .collect()
+}
+
+/// `data` holds each record's decoded data, in order.
+async fn execute<S: AsRef<str>, D>(
     engine: &Engine,
-    request: &Request<S>,
+    request: &Request<S, D>,
+    data: &[&[u8]],
 ) -> Result<Vec<u8>, AwsError> {
     let records = request.records.as_deref().unwrap_or_default();
     let stream = stream_ref(
@@ -123,11 +183,12 @@ async fn execute<S: AsRef<str>>(
     )?;
     let entries = records
         .iter()
-        .map(|entry| {
+        .zip(data)
+        .map(|(entry, data)| {
             Ok(PutEntry {
                 partition_key: text(&entry.partition_key),
                 explicit_hash_key: explicit_hash_key(text(&entry.explicit_hash_key))?,
-                data: &entry.data.as_ref().expect("the model requires Data").0,
+                data,
             })
         })
         .collect::<Result<Vec<_>, AwsError>>()?;
@@ -234,6 +295,34 @@ impl Response {
 mod tests {
     use super::*;
     use riffle_model::{SequenceNumber, ShardId};
+
+    #[test]
+    fn base64_data_decodes_into_one_buffer_as_blobs_decode() {
+        // Escaped, padded, empty and plain data, each as the general path
+        // (one Blob per record) reads it.
+        let body = br#"{"StreamName":"s","Records":[
+            {"PartitionKey":"a","Data":"\u0051UJD"},
+            {"PartitionKey":"b","Data":"QQ=="},
+            {"PartitionKey":"c","Data":""},
+            {"PartitionKey":"d","Data":"AAECAwQ\/"}]}"#;
+        let general: Request<String> = serde_json::from_slice(body).unwrap();
+        let hot: Request<Text<'_>, Base64Text<'_>> = serde_json::from_slice(body).unwrap();
+        let (decoded, lens) = decode_data(&hot).unwrap();
+        assert_eq!(split(&decoded, &lens), blobs(&general));
+        assert_eq!(blobs(&general)[0], b"ABC");
+
+        for bad in [r#""QQ=""#, r#""Q""#, r#""*AAA""#, r#""AAB=""#, r#""éAAA""#] {
+            let body =
+                format!(r#"{{"StreamName":"s","Records":[{{"PartitionKey":"a","Data":{bad}}}]}}"#);
+            let hot: Request<Text<'_>, Base64Text<'_>> =
+                serde_json::from_slice(body.as_bytes()).unwrap();
+            assert!(decode_data(&hot).is_none(), "{bad} decoded");
+            assert!(
+                serde_json::from_slice::<Request<String>>(body.as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn the_hand_written_json_equals_serdes() {
