@@ -25,6 +25,14 @@ done
 cargo build --release -p riffle -p riffle-bench
 BENCH=$ROOT/target/release/riffle-bench
 
+# The device's flush latency now, where the servers keep their data: every
+# durable acknowledgement waits for at least one.
+grep -v '"label":"machine"' "$RESULTS" > "$RESULTS.tmp" || true
+mv "$RESULTS.tmp" "$RESULTS"
+PROBE_DIR=$(mktemp -d)
+"$BENCH" --label machine disk --dir "$PROBE_DIR" >> "$RESULTS"
+rmdir "$PROBE_DIR"
+
 install_peers() {
     if [[ ! -x $PEER_DIR/node_modules/.bin/kinesalite ]]; then
         (cd "$PEER_DIR" && npm install --no-audit --no-fund kinesalite@3.3.3 kinesis-local >/dev/null)
@@ -108,6 +116,8 @@ for peer in $PEERS; do
     echo "== $peer" >&2
     start_server "$peer" || continue
     run "$peer" put-records --batch 500 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
+    # More connections in flight: more batches share each group commit.
+    run "$peer" put-records --connections 16 --batch 500 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
     run "$peer" put-records --batch 500 --record-bytes 1024 --seconds "$SECONDS_PER_RUN"
     run "$peer" put-record --clients 16 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
     run "$peer" put-record --clients 64 --record-bytes 100 --seconds "$SECONDS_PER_RUN"

@@ -14,7 +14,8 @@ scale_path = sys.argv[2] if len(sys.argv) > 2 else None
 scale_rows = [json.loads(line) for line in open(scale_path) if line.strip()] if scale_path else []
 labels = []
 for row in rows:
-    if row["label"] not in labels:
+    # "machine" rows describe the machine (the disk probe), not a server.
+    if row["label"] not in labels and row["label"] != "machine":
         labels.append(row["label"])
 
 
@@ -61,12 +62,18 @@ print("and memory. *Ratio* is Riffle's figure over the peer's (for latency, star
 print("peer's over Riffle's), so above 1 means Riffle is ahead.\n")
 print(f"- Machine: {os.cpu_count()} cores, {cpu()}, Linux {platform.release()}")
 print(f"- Commit: `{commit}`; raw results: `{os.path.relpath(path, os.path.dirname(os.path.dirname(os.path.abspath(path))) )}`")
+probe = next((r for r in rows if r["label"] == "machine" and r["workload"] == "disk"), None)
+if probe:
+    print(f"- The device's flush latency at the time (`riffle-bench disk`: a 200 B append then `fdatasync`,")
+    print(f"  {probe['params']['syncs']} times): p50 {fmt(probe.get('fdatasync_p50_ms'))} ms, p99 {fmt(probe.get('fdatasync_p99_ms'))} ms,"
+          f" p99.9 {fmt(probe.get('fdatasync_p999_ms'))} ms. Every durable acknowledgement waits for at least one flush.")
 print("- Reproduce: `bash bench/compare.sh` (installs kinesalite and kinesis-local from npm and")
 print("  ferrokinesis from crates.io into `target/peers`). Each run is bounded to a few seconds.\n")
 
 workloads = [
-    ("put-records", {"record_bytes": 100}, "records_per_sec", "PutRecords, 500 × 100 B, 4 connections (records/s)", True),
-    ("put-records", {"record_bytes": 1024}, "payload_mb_per_sec", "PutRecords, 500 × 1 KiB, 4 connections (MB/s of payload)", True),
+    ("put-records", {"record_bytes": 100, "connections": 4}, "records_per_sec", "PutRecords, 500 × 100 B, 4 connections (records/s)", True),
+    ("put-records", {"record_bytes": 100, "connections": 16}, "records_per_sec", "PutRecords, 500 × 100 B, 16 connections (records/s)", True),
+    ("put-records", {"record_bytes": 1024, "connections": 4}, "payload_mb_per_sec", "PutRecords, 500 × 1 KiB, 4 connections (MB/s of payload)", True),
     ("put-record", {"clients": 16}, "requests_per_sec", "PutRecord, 16 concurrent clients (requests/s)", True),
     ("put-record", {"clients": 16}, "p99_ms", "PutRecord, 16 concurrent clients, p99 latency (ms)", False),
     ("put-record", {"clients": 64}, "requests_per_sec", "PutRecord, 64 concurrent clients (requests/s)", True),
@@ -107,6 +114,25 @@ print("that show records before making them durable score near 0 here).\n")
 print("This machine is a shared 2-core VM and figures move by up to 2× between runs, so compare")
 print("ratios within one run. Startup is timed by `riffle-bench startup`: from spawning the server")
 print("to its first answered ListStreams, polling every 0.5 ms.\n")
+
+# How busy the machine was during each of Riffle's runs: idle time means the
+# run waited (on the device, or on the other side), steal is CPU the
+# hypervisor gave to other guests.
+loaded = [(title, find("riffle", workload, **params)) for workload, params, _, title, _ in workloads]
+loaded = [(title, row) for title, row in loaded if row and row.get("machine_steal_pct") is not None]
+seen = set()
+if loaded:
+    print("Machine CPU during Riffle's runs (from `/proc/stat`; *steal* is time the hypervisor gave to")
+    print("other guests, *idle* includes waiting for the disk):\n")
+    print("| run | idle | steal |")
+    print("|---|---|---|")
+    for title, row in loaded:
+        key = (row["workload"], json.dumps(row.get("params"), sort_keys=True), row.get("encoding"))
+        if key in seen:
+            continue
+        seen.add(key)
+        print(f"| {title.split(' (')[0]} | {fmt(row.get('machine_idle_pct'))}% | {fmt(row.get('machine_steal_pct'))}% |")
+    print()
 
 
 def metric(workload, metric_name, **params):
@@ -165,10 +191,12 @@ def per_record_cost_growth():
 
 
 targets = [
-    ("PutRecords 500 × 100 B ≥ 1,000,000 records/s (durable)", metric("put-records", "records_per_sec", record_bytes=100), 1_000_000, True),
+    ("PutRecords 500 × 100 B ≥ 1,000,000 records/s (durable), 4 connections", metric("put-records", "records_per_sec", record_bytes=100, connections=4), 1_000_000, True),
+    ("PutRecords 500 × 100 B ≥ 1,000,000 records/s (durable), 16 connections", metric("put-records", "records_per_sec", record_bytes=100, connections=16), 1_000_000, True),
     ("PutRecords 500 × 1 KiB ≥ 300 MB/s", metric("put-records", "payload_mb_per_sec", record_bytes=1024), 300, True),
-    ("PutRecords 500 × 100 B ≥ 50× kinesalite (ratio)", ratio("put-records", "records_per_sec", "kinesalite", record_bytes=100), 50, True),
-    ("PutRecords 500 × 100 B ≥ 10× ferrokinesis in memory (ratio)", ratio("put-records", "records_per_sec", "ferrokinesis-memory", record_bytes=100), 10, True),
+    ("PutRecords 500 × 100 B ≥ 50× kinesalite (ratio), 4 connections", ratio("put-records", "records_per_sec", "kinesalite", record_bytes=100, connections=4), 50, True),
+    ("PutRecords 500 × 100 B ≥ 10× ferrokinesis in memory (ratio), 4 connections", ratio("put-records", "records_per_sec", "ferrokinesis-memory", record_bytes=100, connections=4), 10, True),
+    ("PutRecords 500 × 100 B ≥ 10× ferrokinesis in memory (ratio), 16 connections", ratio("put-records", "records_per_sec", "ferrokinesis-memory", record_bytes=100, connections=16), 10, True),
     ("PutRecord, 64 clients ≥ 40,000 requests/s", metric("put-record", "requests_per_sec", clients=64), 40_000, True),
     ("PutRecord, 64 clients, p99 ≤ 2 ms", metric("put-record", "p99_ms", clients=64), 2, False),
     ("Catch-up read ≥ 1,000,000 records/s", metric("read", "records_per_sec"), 1_000_000, True),

@@ -140,6 +140,15 @@ enum Workload {
         #[arg(long, default_value_t = 1)]
         subscribers: usize,
     },
+    /// Times `syncs` appends of 200 bytes each followed by `fdatasync`, in a
+    /// scratch file under `dir`: the device's flush latency, which bounds
+    /// any durable server's latency on this machine. Sends no requests.
+    Disk {
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        syncs: u32,
+    },
     /// Puts `rate` records a second for `seconds` while a reader polls the tip.
     Tail {
         #[arg(long, default_value_t = 1000)]
@@ -1092,6 +1101,83 @@ async fn startup(endpoint: SocketAddr, runs: usize, command: &[String]) -> anyho
 }
 
 /// A process's resident memory (Linux).
+/// The machine's CPU time by state, from the first line of `/proc/stat` (Linux).
+struct CpuTimes {
+    idle: u64,
+    steal: u64,
+    total: u64,
+}
+
+impl CpuTimes {
+    fn now() -> Option<CpuTimes> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|field| field.parse().ok())
+            .collect::<Option<_>>()?;
+        // user nice system idle iowait irq softirq steal (guest time is
+        // already counted in user).
+        let (idle, iowait, steal) = (*fields.get(3)?, *fields.get(4)?, *fields.get(7)?);
+        Some(CpuTimes {
+            idle: idle + iowait,
+            steal,
+            total: fields.iter().take(8).sum(),
+        })
+    }
+
+    /// Percentages of the machine's CPU time since `before` that was idle
+    /// and that the hypervisor stole.
+    fn since(&self, before: &CpuTimes) -> Vec<(&'static str, f64)> {
+        let total = self.total.saturating_sub(before.total).max(1) as f64;
+        vec![
+            (
+                "machine_idle_pct",
+                (self.idle.saturating_sub(before.idle)) as f64 * 100.0 / total,
+            ),
+            (
+                "machine_steal_pct",
+                (self.steal.saturating_sub(before.steal)) as f64 * 100.0 / total,
+            ),
+        ]
+    }
+}
+
+fn disk(dir: &std::path::Path, syncs: u32) -> anyhow::Result<Report> {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join(format!(".riffle-bench-disk-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let result = (|| {
+        let record = [b'x'; 200];
+        let mut latencies = Latencies::default();
+        for i in 0..u64::from(syncs) {
+            file.write_all_at(&record, i * record.len() as u64)?;
+            let start = Instant::now();
+            file.sync_data()?;
+            latencies.record(start.elapsed());
+        }
+        anyhow::Ok(latencies)
+    })();
+    let _ = std::fs::remove_file(&path);
+    let latencies = result?;
+    Ok(Report {
+        workload: "disk",
+        params: json!({"syncs": syncs, "append_bytes": 200}),
+        metrics: vec![
+            ("fdatasync_p50_ms", latencies.percentile_ms(50.0)),
+            ("fdatasync_p99_ms", latencies.percentile_ms(99.0)),
+            ("fdatasync_p999_ms", latencies.percentile_ms(99.9)),
+        ],
+    })
+}
+
 fn process_rss_mib(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading the memory of process {pid}"))?;
@@ -1138,6 +1224,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let endpoint = cli.endpoint;
+    let machine_before = CpuTimes::now();
     let report = runtime.block_on(async move {
         match cli.workload {
             Workload::PutRecords(args) => put_records(endpoint, args).await,
@@ -1181,9 +1268,15 @@ fn main() -> anyhow::Result<()> {
                 record_bytes,
                 subscribers,
             } => fanout(endpoint, rate, seconds, record_bytes, subscribers).await,
+            Workload::Disk { dir, syncs } => disk(&dir, syncs),
         }
     })?;
     let mut report = report;
+    // What else the machine was doing: on a shared VM, time stolen by the
+    // hypervisor moves every figure.
+    if let (Some(before), Some(after)) = (machine_before, CpuTimes::now()) {
+        report.metrics.extend(after.since(&before));
+    }
     if let Some(pid) = cli.server_pid {
         report
             .metrics
