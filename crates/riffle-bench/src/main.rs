@@ -569,6 +569,24 @@ struct FailedCount {
 fn failed_record_count(answer: &[u8]) -> anyhow::Result<u64> {
     const KEY: &[u8] = b"\"FailedRecordCount\"";
     if cbor() {
+        // The key as a CBOR text string of 17 bytes, then an unsigned integer.
+        const CBOR_KEY: &[u8] = b"\x71FailedRecordCount";
+        if let Some(at) = memchr::memmem::find(answer, CBOR_KEY) {
+            let rest = &answer[at + CBOR_KEY.len()..];
+            let width = match rest.first() {
+                Some(&n @ 0..=0x17) => return Ok(u64::from(n)),
+                Some(0x18) => 1,
+                Some(0x19) => 2,
+                Some(0x1a) => 4,
+                Some(0x1b) => 8,
+                _ => 0,
+            };
+            if width > 0 && rest.len() > width {
+                return Ok(rest[1..=width]
+                    .iter()
+                    .fold(0, |n, &b| (n << 8) | u64::from(b)));
+            }
+        }
         let parsed: FailedCount = decode(answer)?;
         return Ok(parsed.failed_record_count.unwrap_or(0));
     }

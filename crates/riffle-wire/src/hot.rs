@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, Visitor};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use crate::model::{Model, ShapeId, ShapeKind, model};
 use crate::protocol::Format;
@@ -38,14 +38,42 @@ pub(crate) fn json<'a, T: Deserialize<'a> + HotRequest>(body: &'a [u8]) -> Optio
         .filter(HotRequest::accepted)
 }
 
-/// Decodes a CBOR body (a map) into `T`, if `T` accepts it.
-pub(crate) fn cbor<T: DeserializeOwned + HotRequest>(body: &[u8]) -> Option<T> {
+/// Decodes a CBOR body (a map) into `T`, borrowing its strings and byte
+/// strings, if `T` accepts it.
+pub(crate) fn cbor<'a, T: Deserialize<'a> + HotRequest>(body: &'a [u8]) -> Option<T> {
     if body.first().is_none_or(|b| b >> 5 != 5) {
         return None;
     }
-    ciborium::de::from_reader::<T, _>(body)
-        .ok()
-        .filter(HotRequest::accepted)
+    crate::cbor::from_slice::<T>(body).filter(HotRequest::accepted)
+}
+
+/// A structure member that must arrive as an object: serde's derive would
+/// also build the structure from a list, which AWS refuses
+/// (SerializationException "Start of list found where not expected").
+#[derive(Debug)]
+pub(crate) struct MapOnly<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for MapOnly<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<MapOnly<T>, D::Error> {
+        struct MapVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for MapVisitor<T> {
+            type Value = MapOnly<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<MapOnly<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(MapOnly)
+            }
+        }
+        deserializer.deserialize_map(MapVisitor(std::marker::PhantomData))
+    }
 }
 
 /// Whether the hot path takes `body` for `operation` (for tests: it must
@@ -57,11 +85,13 @@ pub fn accepts(operation: &str, body: &[u8], format: Format) -> bool {
             json::<put_records::Request<Text<'_>, crate::json::Base64Text<'_>>>(body)
                 .is_some_and(|request| put_records::decode_data(&request).is_some())
         }
-        ("PutRecords", Format::Cbor) => cbor::<put_records::Request<String>>(body).is_some(),
+        ("PutRecords", Format::Cbor) => {
+            cbor::<put_records::Request<Text<'_>, crate::cbor::RawBytes<'_>>>(body).is_some()
+        }
         ("PutRecord", Format::Json) => json::<put_record::Request<Text<'_>>>(body).is_some(),
-        ("PutRecord", Format::Cbor) => cbor::<put_record::Request<String>>(body).is_some(),
+        ("PutRecord", Format::Cbor) => cbor::<put_record::Request<Text<'_>>>(body).is_some(),
         ("GetRecords", Format::Json) => json::<get_records::Request<Text<'_>>>(body).is_some(),
-        ("GetRecords", Format::Cbor) => cbor::<get_records::Request<String>>(body).is_some(),
+        ("GetRecords", Format::Cbor) => cbor::<get_records::Request<Text<'_>>>(body).is_some(),
         _ => false,
     }
 }

@@ -9,7 +9,8 @@
 //! - [`checker`]: checks a body against its model shape (types, then
 //!   constraints) before any typed decoding.
 //! - [`hot`]: PutRecords, PutRecord and GetRecords in one typed pass, with
-//!   the checker as the fallback that phrases every error.
+//!   the checker as the fallback that phrases every error; `cbor` is its
+//!   borrowing CBOR reader.
 //! - [`validate`]: AWS's "N validation errors detected: …" messages.
 //! - [`error`]: [`AwsError`] and the one mapping from engine errors to AWS.
 //! - [`json`]: blob and timestamp fields in both encodings, and serde errors
@@ -23,6 +24,7 @@
 //! the typed decode) except on the hot path, which reads it once.
 
 pub mod auth;
+mod cbor;
 pub mod checker;
 pub mod dispatch;
 pub mod error;

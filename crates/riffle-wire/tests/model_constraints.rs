@@ -297,9 +297,29 @@ fn hot_bases() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// A JSON value as CBOR the way SDKs send it: blobs (`Data`) as byte
+/// strings when they are valid base64, otherwise left as they are.
+fn cbor_value(value: &Value, key: Option<&str>) -> ciborium::Value {
+    use ciborium::Value as C;
+    match value {
+        Value::String(text) if key == Some("Data") => match STANDARD.decode(text) {
+            Ok(bytes) => C::Bytes(bytes),
+            Err(_) => C::Text(text.clone()),
+        },
+        Value::Array(items) => C::Array(items.iter().map(|item| cbor_value(item, None)).collect()),
+        Value::Object(members) => C::Map(
+            members
+                .iter()
+                .map(|(k, v)| (C::Text(k.clone()), cbor_value(v, Some(k))))
+                .collect(),
+        ),
+        other => ciborium::Value::serialized(other).unwrap(),
+    }
+}
+
 fn encodings(body: &Value) -> [(Format, Vec<u8>); 2] {
     let mut cbor = Vec::new();
-    ciborium::ser::into_writer(body, &mut cbor).unwrap();
+    ciborium::ser::into_writer(&cbor_value(body, None), &mut cbor).unwrap();
     [
         (Format::Json, serde_json::to_vec(body).unwrap()),
         (Format::Cbor, cbor),
@@ -467,6 +487,36 @@ mod hot_path_agrees_with_the_checker {
                     );
                 }
             }
+        }
+    }
+}
+
+/// serde's derive builds a structure from a list as readily as from an
+/// object; AWS refuses a list there, so the hot path must too.
+#[test]
+fn a_structure_given_as_a_list_is_refused_by_both_paths() {
+    let bodies = [
+        (
+            "PutRecords",
+            serde_json::json!({"StreamName": "s", "Records": [["AAAA", null, "k"]]}),
+        ),
+        (
+            "PutRecords",
+            serde_json::json!({"StreamName": "s", "Records": [[]]}),
+        ),
+        ("PutRecord", serde_json::json!(["s", "AAAA", "k"])),
+        ("GetRecords", serde_json::json!(["it", 5])),
+    ];
+    for (operation, body) in bodies {
+        for (format, bytes) in encodings(&body) {
+            assert!(
+                check(operation, &bytes, format).is_err(),
+                "{operation} ({format:?}) {body}"
+            );
+            assert!(
+                !riffle_wire::hot::accepts(operation, &bytes, format),
+                "{operation} ({format:?}): the hot path took {body}"
+            );
         }
     }
 }

@@ -85,7 +85,7 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsError> 
 pub(crate) fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Vec<u8>, AwsError>> {
     Some(match hot::format() {
         Format::Json => execute(engine, &hot::json::<Request<Text<'_>>>(body)?),
-        Format::Cbor => execute(engine, &hot::cbor::<Request<String>>(body)?),
+        Format::Cbor => execute(engine, &hot::cbor::<Request<Text<'_>>>(body)?),
     })
 }
 

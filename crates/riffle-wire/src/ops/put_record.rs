@@ -102,7 +102,7 @@ pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsE
 pub(crate) async fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Vec<u8>, AwsError>> {
     Some(match hot::format() {
         Format::Json => execute(engine, &hot::json::<Request<Text<'_>>>(body)?).await,
-        Format::Cbor => execute(engine, &hot::cbor::<Request<String>>(body)?).await,
+        Format::Cbor => execute(engine, &hot::cbor::<Request<Text<'_>>>(body)?).await,
     })
 }
 

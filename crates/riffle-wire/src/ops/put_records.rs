@@ -7,9 +7,10 @@ use riffle_engine::ops::put_records::{PutEntry, RecordFailure};
 use serde::{Deserialize, Serialize};
 
 use super::put_record::{encryption_type, explicit_hash_key};
+use crate::cbor::RawBytes;
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::{AwsError, throttled_message};
-use crate::hot::{self, HotRequest, Rule, StreamRules, Text, text};
+use crate::hot::{self, HotRequest, MapOnly, Rule, StreamRules, Text, text};
 use crate::json::{Base64Text, Blob, Digits, decode_all, push_key, push_plain, push_text};
 use crate::protocol::Format;
 use riffle_model::sequence::SEQUENCE_DIGITS;
@@ -20,7 +21,7 @@ use riffle_model::shard_id::SHARD_ID_LEN;
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct Request<S, D = Blob> {
-    records: Option<Vec<Entry<S, D>>>,
+    records: Option<Vec<MapOnly<Entry<S, D>>>>,
     stream_name: Option<S>,
     #[serde(rename = "StreamARN")]
     stream_arn: Option<S>,
@@ -52,6 +53,12 @@ impl RecordData for Blob {
 impl RecordData for Base64Text<'_> {
     fn decoded_len(&self) -> Option<usize> {
         Base64Text::decoded_len(self)
+    }
+}
+
+impl RecordData for RawBytes<'_> {
+    fn decoded_len(&self) -> Option<usize> {
+        Some(self.0.len())
     }
 }
 
@@ -135,18 +142,18 @@ pub(crate) async fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Ve
             execute(engine, &request, &split(&decoded, &lens)).await
         }
         Format::Cbor => {
-            let request = hot::cbor::<Request<String>>(body)?;
+            let request = hot::cbor::<Request<Text<'_>, RawBytes<'_>>>(body)?;
             execute(engine, &request, &blobs(&request)).await
         }
     })
 }
 
-/// Each record's data, already decoded.
-fn blobs<S>(request: &Request<S>) -> Vec<&[u8]> {
+/// Each record's data, already decoded (absent data is refused before this).
+fn blobs<S, D: AsRef<[u8]>>(request: &Request<S, D>) -> Vec<&[u8]> {
     let records = request.records.as_deref().unwrap_or_default();
     records
         .iter()
-        .map(|entry| entry.data.as_ref().map_or(&[][..], |data| &data.0[..]))
+        .map(|entry| entry.data.as_ref().map_or(&[][..], AsRef::as_ref))
         .collect()
 }
 
