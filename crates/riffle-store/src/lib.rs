@@ -21,7 +21,9 @@ pub mod metadata;
 pub mod record;
 
 pub use error::StoreError;
-pub use log::{Appended, Durability, Durable, LogBounds, LogStore, ShardKey, ShardLog};
+pub use log::{
+    AppendBatch, Appended, Durability, Durable, LogBounds, LogStore, ShardKey, ShardLog,
+};
 pub use metadata::{
     AccountSettingsRecord, ClosedShard, ConsumerRecord, MetadataStore, ShardRecord, StreamRecord,
 };

@@ -5,7 +5,9 @@
 //! arrival time. Offsets never repeat and never go backwards, even across
 //! restarts and retention.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use riffle_model::Millis;
@@ -82,6 +84,78 @@ impl Durable {
             None => Ok(()),
             Some(receiver) => receiver.await.unwrap_or(Err(StoreError::ShuttingDown)),
         }
+    }
+}
+
+/// Several appends made together by one thread: one PutRecords batch
+/// spreads its records over several shards. While the batch is alive a store
+/// may hold back starting the syncs those appends need, and start them
+/// together when it ends, so one sync round covers every shard of the
+/// request. (Started at the first append, a round covered that shard alone:
+/// PutRecords into 4 shards averaged 2.25 device flushes per request.)
+///
+/// A hint only: appends behave the same with or without it, and waiting on
+/// a [`Durable`] before the batch ends would wait for nothing to start, so
+/// end the batch first (it cannot cross an `.await`: it is not `Send`).
+#[must_use = "the batch ends when this is dropped"]
+#[derive(Debug)]
+pub struct AppendBatch {
+    /// The outermost batch of this thread starts the held syncs.
+    outermost: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Something that starts syncs a store has queued.
+pub(crate) trait SyncStarter: Send + Sync {
+    fn start_syncs(&self);
+}
+
+thread_local! {
+    /// Starters held by this thread's open [`AppendBatch`], if one is open.
+    static HELD: RefCell<Option<Vec<Arc<dyn SyncStarter>>>> = const { RefCell::new(None) };
+}
+
+impl AppendBatch {
+    pub fn begin() -> AppendBatch {
+        let outermost = HELD.with_borrow_mut(|held| {
+            let outermost = held.is_none();
+            held.get_or_insert_with(Vec::new);
+            outermost
+        });
+        AppendBatch {
+            outermost,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for AppendBatch {
+    fn drop(&mut self) {
+        if self.outermost {
+            for starter in HELD.with_borrow_mut(Option::take).unwrap_or_default() {
+                starter.start_syncs();
+            }
+        }
+    }
+}
+
+/// Starts `starter`'s queued syncs now, or when this thread's open
+/// [`AppendBatch`] ends (once however many appends asked).
+pub(crate) fn start_syncs(starter: Arc<dyn SyncStarter>) {
+    let held = HELD.with_borrow_mut(|held| match held {
+        Some(held) => {
+            if !held
+                .iter()
+                .any(|h| std::ptr::addr_eq(Arc::as_ptr(h), Arc::as_ptr(&starter)))
+            {
+                held.push(starter.clone());
+            }
+            true
+        }
+        None => false,
+    });
+    if !held {
+        starter.start_syncs();
     }
 }
 

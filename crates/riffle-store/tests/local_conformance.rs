@@ -218,3 +218,43 @@ async fn sealed_segments_leave_an_index_and_reopen_without_a_scan() {
     assert_eq!(log.read(0, 100, usize::MAX, Millis(0)).unwrap().len(), 5);
     assert!(sealed[0].with_extension("index").exists());
 }
+
+/// Appends made under an `AppendBatch` wait for it to end before their sync
+/// starts, then one round makes all of them durable and visible.
+#[tokio::test]
+async fn syncs_of_an_append_batch_start_when_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = opener(Durability::Sync, 64 * 1024 * 1024)(dir.path());
+    let logs: Vec<_> = (0..3)
+        .map(|shard_index| {
+            store
+                .open_shard(ShardKey {
+                    stream_uid: 9,
+                    shard_index,
+                })
+                .unwrap()
+        })
+        .collect();
+    let record = [NewRecord {
+        partition_key: "pk",
+        data: b"x",
+    }];
+    let batch = riffle_store::AppendBatch::begin();
+    let nested = riffle_store::AppendBatch::begin();
+    let appended: Vec<_> = logs
+        .iter()
+        .map(|log| log.append(&record, Millis(1)).unwrap())
+        .collect();
+    drop(nested);
+    // Held: nothing was started, so nothing becomes visible.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(logs.iter().all(|log| log.bounds().end == 0));
+    drop(batch);
+    for appended in appended {
+        tokio::time::timeout(std::time::Duration::from_secs(10), appended.durable.wait())
+            .await
+            .expect("the sync starts when the batch ends")
+            .unwrap();
+    }
+    assert!(logs.iter().all(|log| log.bounds().end == 1));
+}

@@ -6,7 +6,7 @@ use riffle_model::limits::{
     PUT_RECORDS_BYTES_MAX, PUT_RECORDS_BYTES_MAX_LARGE, RECORD_BYTES_MAX_DEFAULT,
 };
 use riffle_model::{HashKey, SequenceNumber, ShardId};
-use riffle_store::{NewRecord, StoreError};
+use riffle_store::{AppendBatch, NewRecord, StoreError};
 
 use crate::error::{EngineError, EngineResult};
 use crate::metrics::{ShardMetric, StreamMetric};
@@ -169,6 +169,8 @@ impl Engine {
             });
             let mut batch = Vec::new();
             let enforce = state.enforce_limits(self.inner.config.enforce_limits);
+            // One sync round for every shard this request touches.
+            let _syncs_together = AppendBatch::begin();
             for (shard_index, members) in groups {
                 let shard = &state.shards[shard_index as usize];
                 // Throughput: records over the shard's limits fail on their own.

@@ -18,7 +18,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::shard::LocalShardLog;
 use crate::error::StoreError;
-use crate::log::Durability;
+use crate::log::{Durability, SyncStarter};
 
 /// Sync threads. Each takes everything queued as one round, so the busier
 /// the server the more appends each device flush covers. Two let a round
@@ -41,6 +41,13 @@ const SYNCFS_FROM_SHARDS: usize = 2;
 struct Queue {
     shards: VecDeque<Arc<LocalShardLog>>,
     stopped: bool,
+}
+
+impl SyncStarter for Syncer {
+    fn start_syncs(&self) {
+        // One thread takes everything queued as one round.
+        self.wake.notify_one();
+    }
 }
 
 /// The shared queue of shards waiting for a sync, and its threads.
@@ -93,7 +100,9 @@ impl Syncer {
         Ok(syncer)
     }
 
-    pub(crate) fn enqueue(&self, shard: Arc<LocalShardLog>) {
+    /// Queues `shard` for the next round; in Sync mode the round starts at
+    /// once, or when the caller's [`AppendBatch`](crate::AppendBatch) ends.
+    pub(crate) fn enqueue(self: &Arc<Self>, shard: Arc<LocalShardLog>) {
         let mut queue = self.queue.lock();
         if queue.stopped {
             return;
@@ -101,7 +110,7 @@ impl Syncer {
         queue.shards.push_back(shard);
         drop(queue);
         if self.on_demand {
-            self.wake.notify_one();
+            crate::log::start_syncs(self.clone());
         }
     }
 
