@@ -86,6 +86,12 @@ impl LocalLogStore {
     fn stream_dir(&self, stream_uid: u64) -> PathBuf {
         self.root.join(format!("{stream_uid:016x}"))
     }
+
+    /// An open log as its concrete type, for tests of its internals.
+    #[cfg(test)]
+    pub(crate) fn local_shard(&self, key: ShardKey) -> Arc<LocalShardLog> {
+        self.open.lock()[&key].clone()
+    }
 }
 
 impl LogStore for LocalLogStore {

@@ -239,6 +239,23 @@ async fn syncs_of_an_append_batch_start_when_it_ends() {
         partition_key: "pk",
         data: b"x",
     }];
+    // A round first, so the sync threads are parked, waiting to be started
+    // (a thread that has just finished a round looks at the queue itself:
+    // the batch is a hint, not a lock).
+    let warm_up = store
+        .open_shard(ShardKey {
+            stream_uid: 8,
+            shard_index: 0,
+        })
+        .unwrap();
+    warm_up
+        .append(&record, Millis(1))
+        .unwrap()
+        .durable
+        .wait()
+        .await
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
     let batch = riffle_store::AppendBatch::begin();
     let nested = riffle_store::AppendBatch::begin();
     let appended: Vec<_> = logs

@@ -80,7 +80,9 @@ pub enum Tail {
 }
 
 impl Segment {
-    /// Creates an empty segment file.
+    /// Creates an empty segment file. Its directory entry is not yet
+    /// durable: the caller syncs the directory before acknowledging anything
+    /// written to it.
     pub fn create(dir: &Path, base_offset: u64) -> Result<Segment, StoreError> {
         let path = dir.join(file_name(base_offset));
         let file = OpenOptions::new()
@@ -89,7 +91,6 @@ impl Segment {
             .create_new(true)
             .open(&path)
             .map_err(|e| StoreError::io(&path, e))?;
-        sync_dir(dir)?;
         Ok(Segment {
             base_offset,
             path,
