@@ -19,6 +19,10 @@ use crate::error::StoreError;
 use crate::log::{Appended, Durability, Durable, LogBounds, ShardLog};
 use crate::record::{NewRecord, Record};
 
+/// Appends of at least this many bytes start their writeback at once
+/// (see `segment::start_writeback`).
+const EARLY_WRITEBACK_BYTES: usize = 4096;
+
 /// A shard log stored as segment files in one directory.
 #[derive(Debug)]
 pub struct LocalShardLog {
@@ -427,6 +431,14 @@ impl ShardLog for LocalShardLog {
         if written.is_ok() {
             active.note_batch(&header, position);
         }
+        // A batch of a page or more starts on its way to the device now,
+        // while the request's other shards are written and the round
+        // gathers; the round's flush then has less to wait for. Smaller
+        // appends would only write the same page again and again.
+        let writeback = (self.config.durability == Durability::Sync
+            && written.is_ok()
+            && buf.len() >= EARLY_WRITEBACK_BYTES)
+            .then(|| (active.file.clone(), position, buf.len()));
         // Keep a modest buffer for the next append rather than a 5 MiB one forever.
         if buf.capacity() <= 1 << 20 {
             state.encode_buf = buf;
@@ -439,6 +451,9 @@ impl ShardLog for LocalShardLog {
                 let (sender, receiver) = oneshot::channel();
                 state.waiters.push_back((end_offset, sender));
                 drop(state);
+                if let Some((file, position, len)) = writeback {
+                    segment::start_writeback(&file, position, len);
+                }
                 self.request_sync();
                 Durable::pending(receiver)
             }
