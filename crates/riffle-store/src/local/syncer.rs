@@ -107,9 +107,14 @@ impl Syncer {
         if queue.stopped {
             return;
         }
+        // A queue that already holds shards has a start coming: a thread was
+        // woken for them and has not drained it yet, or an `AppendBatch`
+        // holding them will wake one when it ends. Waking the other thread
+        // too would split the round in two.
+        let start_coming = !queue.shards.is_empty();
         queue.shards.push_back(shard);
         drop(queue);
-        if self.on_demand {
+        if self.on_demand && !start_coming {
             crate::log::start_syncs(self.clone());
         }
     }
