@@ -53,7 +53,9 @@ def cpu():
     return platform.processor()
 
 
-commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+# The commit the results were measured at (BENCH_COMMIT), when that is not HEAD.
+commit = os.environ.get("BENCH_COMMIT") or subprocess.run(
+    ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 print("# Benchmarks\n")
 print("Riffle side by side with its peers on one machine, every server on loopback with the load")
 print("generator (`riffle-bench`) running beside it. Riffle runs in its default durable mode: a put is")
