@@ -16,8 +16,10 @@ use crate::protocol::Format;
 use riffle_model::sequence::SEQUENCE_DIGITS;
 use riffle_model::shard_id::SHARD_ID_LEN;
 
-/// The request, with its strings as `S`: borrowed [`Text`] on the hot JSON
-/// path, `String` elsewhere.
+/// The request, with its strings as `S` and its record data as `D`
+/// ([`RecordData`]): borrowed [`Text`] with [`Base64Text`] on the hot JSON
+/// path, [`Text`] with [`RawBytes`] on the hot CBOR path, `String` with
+/// [`Blob`] on the general path.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct Request<S, D = Blob> {
