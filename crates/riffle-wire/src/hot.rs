@@ -5,7 +5,7 @@
 //!
 //! The general path ([`crate::checker`], then a typed decode) stays the
 //! authority on errors: when the fast decode fails or any constraint does not
-//! hold, [`crate::dispatch`] sends the request down the general path, which
+//! hold, [`crate::dispatch`](mod@crate::dispatch) sends the request down the general path, which
 //! answers with AWS's exact error. So this module only has to be
 //! *conservative*: never accept a body the checker would reject.
 //! `tests/model_constraints.rs` proves that for every constraint the model

@@ -3,7 +3,7 @@
 //!
 //! - [`operation`]: the `X-Amz-Target` operation names.
 //! - [`auth`]: the signature-presence checks AWS makes before anything else.
-//! - [`dispatch`]: decode → validate → execute → encode, for one request body.
+//! - [`dispatch`](mod@dispatch): decode → validate → execute → encode, for one request body.
 //! - [`ops`]: one file per operation with its request and response shapes.
 //! - [`model`]: botocore's Kinesis model, vendored in `model/`.
 //! - [`checker`]: checks a body against its model shape (types, then

@@ -4,8 +4,8 @@
 //! AWS JSON 1.1 is what boto3, the CLI and the JS SDK send; the Java SDK
 //! (and so the KCL) sends `application/x-amz-cbor-1.1` by default. A request
 //! is answered in its own encoding. The operation handlers never branch on
-//! it: `decode` and `encode` in [`crate::dispatch`] read the encoding of the
-//! request being served from a task-local set by [`crate::dispatch`].
+//! it: `decode` and `encode` in [`crate::dispatch`](mod@crate::dispatch) read the encoding of the
+//! request being served from a task-local set by [`crate::dispatch`](mod@crate::dispatch).
 
 /// A request or response body encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
