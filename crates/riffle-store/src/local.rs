@@ -4,17 +4,21 @@
 //! <data-dir>/
 //!   metadata.redb                 streams, shards, secrets (redb, ACID)
 //!   logs/<stream uid, hex>/<shard index>/<base offset, 20 digits>.log
+//!   journal/<sequence, 20 digits>.wal    recent appends, until a checkpoint
 //! ```
 //!
 //! - [`batch`]: the on-disk framing of one append (length, CRC32C, records).
 //! - [`segment`]: one segment file and its in-memory sparse index.
 //! - [`shard`]: a shard's segments, appends, reads and recovery.
-//! - [`syncer`]: the group-commit thread.
+//! - [`journal`]: group commit in `sync` mode: one file flush per round for
+//!   every shard, checkpoints, and replay after a crash.
+//! - [`syncer`]: the `interval` mode's sync thread.
 //! - [`metadata`]: the redb metadata store.
 //!
 //! See `docs/storage.md` for the format and the durability argument.
 
 pub mod batch;
+mod journal;
 pub mod metadata;
 pub mod segment;
 pub mod shard;
@@ -24,15 +28,45 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use crate::error::StoreError;
 use crate::log::{Durability, LogStore, ShardKey, ShardLog};
 
+use journal::Journal;
 pub use metadata::RedbMetadataStore;
 pub use shard::LocalShardLog;
 use syncer::Syncer;
+
+/// What makes a log's appends durable, per [`Durability`].
+#[derive(Clone, Debug)]
+pub(crate) enum Committer {
+    /// `sync`: acknowledged once a journal round is flushed.
+    Journal(Arc<Journal>),
+    /// `interval`: acknowledged at once, synced every interval.
+    Interval(Arc<Syncer>),
+    /// `none`: acknowledged at once, never synced.
+    Immediate,
+}
+
+impl Committer {
+    fn stop(&self) {
+        match self {
+            Committer::Journal(journal) => journal.stop(),
+            Committer::Interval(syncer) => syncer.stop(),
+            Committer::Immediate => {}
+        }
+    }
+}
+
+/// The directory of one shard's log under the logs root.
+pub(crate) fn shard_dir(logs_root: &Path, key: ShardKey) -> PathBuf {
+    logs_root
+        .join(format!("{:016x}", key.stream_uid))
+        .join(key.shard_index.to_string())
+}
 
 /// Tunables of the local log store.
 #[derive(Clone, Debug)]
@@ -40,6 +74,10 @@ pub struct LocalConfig {
     pub durability: Durability,
     /// A segment is sealed and a new one started past this size.
     pub segment_bytes: u64,
+    /// `sync` mode: how often the journal is retired into the segments
+    /// while it has entries (a restart after a crash replays at most about
+    /// this much traffic). A journal file that passes 64 MiB is retired at once.
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for LocalConfig {
@@ -47,6 +85,7 @@ impl Default for LocalConfig {
         LocalConfig {
             durability: Durability::Sync,
             segment_bytes: 64 * 1024 * 1024,
+            checkpoint_interval: Duration::from_secs(1),
         }
     }
 }
@@ -56,7 +95,7 @@ impl Default for LocalConfig {
 pub struct LocalLogStore {
     root: PathBuf,
     config: LocalConfig,
-    syncer: Arc<Syncer>,
+    committer: Committer,
     /// Open shard logs, so two opens of one shard share one writer.
     open: Mutex<HashMap<ShardKey, Arc<LocalShardLog>>>,
 }
@@ -69,16 +108,30 @@ impl LocalLogStore {
     pub fn open(data_dir: &Path, config: LocalConfig) -> Result<LocalLogStore, StoreError> {
         let root = data_dir.join("logs");
         fs::create_dir_all(&root).map_err(|e| StoreError::io(&root, e))?;
+        // Whatever the mode now, a journal left by a `sync`-mode run holds
+        // acknowledged appends its segments may have lost.
+        let journal_dir = data_dir.join("journal");
+        journal::replay(&journal_dir, &root)?;
         // What a crashed process wrote but never synced may still be only
         // in the page cache. One syncfs makes all of it durable before any
         // log is opened and read, instead of one device flush per shard
         // (1,000 shards: about 100 ms of startup).
         sync_filesystem(&root)?;
-        let syncer = Syncer::start(config.durability, &root)?;
+        let committer = match config.durability {
+            Durability::Sync => Committer::Journal(Journal::start(
+                &journal_dir,
+                &root,
+                config.checkpoint_interval,
+            )?),
+            Durability::Interval { interval_ms } => {
+                Committer::Interval(Syncer::start(Duration::from_millis(interval_ms)))
+            }
+            Durability::None => Committer::Immediate,
+        };
         Ok(LocalLogStore {
             root,
             config,
-            syncer,
+            committer,
             open: Mutex::new(HashMap::new()),
         })
     }
@@ -100,10 +153,8 @@ impl LogStore for LocalLogStore {
         if let Some(log) = open.get(&key) {
             return Ok(log.clone());
         }
-        let dir = self
-            .stream_dir(key.stream_uid)
-            .join(key.shard_index.to_string());
-        let log = LocalShardLog::open(dir, self.config.clone(), self.syncer.clone())?;
+        let dir = shard_dir(&self.root, key);
+        let log = LocalShardLog::open(key, dir, self.config.clone(), self.committer.clone())?;
         open.insert(key, log.clone());
         Ok(log)
     }
@@ -122,9 +173,7 @@ impl LogStore for LocalLogStore {
 
     fn remove_shard(&self, key: ShardKey) -> Result<(), StoreError> {
         self.open.lock().remove(&key);
-        let dir = self
-            .stream_dir(key.stream_uid)
-            .join(key.shard_index.to_string());
+        let dir = shard_dir(&self.root, key);
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -140,6 +189,10 @@ impl LogStore for LocalLogStore {
             if let Err(err) = log.sync_now() {
                 first_error.get_or_insert(err);
             }
+        }
+        if let (None, Committer::Journal(journal)) = (&first_error, &self.committer) {
+            // Every log is synced: a restart need not replay anything.
+            journal.checkpoint()?;
         }
         first_error.map_or(Ok(()), Err)
     }
@@ -169,6 +222,6 @@ pub(crate) fn sync_filesystem_of(handle: &fs::File, path: &Path) -> Result<(), S
 
 impl Drop for LocalLogStore {
     fn drop(&mut self) {
-        self.syncer.stop();
+        self.committer.stop();
     }
 }

@@ -17,6 +17,7 @@ fn opener(durability: Durability, segment_bytes: u64) -> impl Fn(&Path) -> Local
             LocalConfig {
                 durability,
                 segment_bytes,
+                ..LocalConfig::default()
             },
         )
         .unwrap()
@@ -48,7 +49,8 @@ const KEY: ShardKey = ShardKey {
     shard_index: 3,
 };
 
-async fn append_n(store: &LocalLogStore, n: usize) {
+/// Appends `n` one-record batches to `KEY`, each waited on, and returns the store.
+async fn append_n(store: LocalLogStore, n: usize) -> LocalLogStore {
     let log = store.open_shard(KEY).unwrap();
     for i in 0..n {
         let data = format!("record-{i}");
@@ -63,6 +65,14 @@ async fn append_n(store: &LocalLogStore, n: usize) {
             .unwrap();
         appended.durable.wait().await.unwrap();
     }
+    store
+}
+
+/// A clean shutdown syncs every log and retires the journal, so damage
+/// done to a segment afterwards is the segment's alone (no journal copy
+/// repairs it).
+fn shut_down_cleanly(store: LocalLogStore) {
+    store.sync_all().unwrap();
 }
 
 fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -83,7 +93,7 @@ fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
 async fn torn_tail_is_truncated_and_earlier_records_survive() {
     let dir = tempfile::tempdir().unwrap();
     let open = opener(Durability::Sync, 64 * 1024 * 1024);
-    append_n(&open(dir.path()), 5).await;
+    append_n(open(dir.path()), 5).await;
     // Simulate a crash mid-write: half a batch of garbage at the end.
     let file = segment_files(dir.path()).pop().unwrap();
     let good_len = std::fs::metadata(&file).unwrap().len();
@@ -127,7 +137,7 @@ async fn torn_tail_is_truncated_and_earlier_records_survive() {
 async fn corrupted_last_batch_is_dropped_not_served() {
     let dir = tempfile::tempdir().unwrap();
     let open = opener(Durability::Sync, 64 * 1024 * 1024);
-    append_n(&open(dir.path()), 3).await;
+    shut_down_cleanly(append_n(open(dir.path()), 3).await);
     let file = segment_files(dir.path()).pop().unwrap();
     let mut bytes = std::fs::read(&file).unwrap();
     let last = bytes.len() - 1;
@@ -148,7 +158,7 @@ async fn corrupted_last_batch_is_dropped_not_served() {
 async fn expired_sealed_segments_are_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let store = opener(Durability::Sync, 1)(dir.path());
-    append_n(&store, 6).await;
+    let store = append_n(store, 6).await;
     let log = store.open_shard(KEY).unwrap();
     let before = segment_files(dir.path()).len();
     assert!(before > 2, "tiny segments roll on every batch");
@@ -167,7 +177,7 @@ async fn expired_sealed_segments_are_deleted() {
 async fn damage_inside_a_sealed_segment_is_reported_not_silently_truncated() {
     let dir = tempfile::tempdir().unwrap();
     // One batch per segment: every segment but the last is sealed.
-    append_n(&opener(Durability::Sync, 1)(dir.path()), 4).await;
+    shut_down_cleanly(append_n(opener(Durability::Sync, 1)(dir.path()), 4).await);
     let files = segment_files(dir.path());
     assert!(files.len() >= 3);
     let sealed = &files[0];
@@ -204,7 +214,7 @@ async fn damage_inside_a_sealed_segment_is_reported_not_silently_truncated() {
 #[tokio::test]
 async fn sealed_segments_leave_an_index_and_reopen_without_a_scan() {
     let dir = tempfile::tempdir().unwrap();
-    append_n(&opener(Durability::Sync, 1)(dir.path()), 5).await;
+    append_n(opener(Durability::Sync, 1)(dir.path()), 5).await;
     let files = segment_files(dir.path());
     let (sealed, active) = files.split_at(files.len() - 1);
     for segment in sealed {
@@ -274,4 +284,252 @@ async fn syncs_of_an_append_batch_start_when_it_ends() {
             .unwrap();
     }
     assert!(logs.iter().all(|log| log.bounds().end == 1));
+}
+
+/// A `sync`-mode store whose journal is never checkpointed by time, so a
+/// test decides what the journal holds.
+fn open_without_timed_checkpoints(dir: &Path) -> LocalLogStore {
+    LocalLogStore::open(
+        dir,
+        LocalConfig {
+            durability: Durability::Sync,
+            checkpoint_interval: std::time::Duration::from_secs(3600),
+            ..LocalConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+/// The live journal files (not the spare kept for reuse).
+fn journal_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("journal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|path| path.file_name().unwrap() != "spare.wal")
+        .collect();
+    files.sort();
+    files
+}
+
+fn journal_bytes(dir: &Path) -> u64 {
+    journal_files(dir)
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum()
+}
+
+fn read_all(store: &LocalLogStore) -> Vec<String> {
+    store
+        .open_shard(KEY)
+        .unwrap()
+        .read(0, 100, usize::MAX, Millis(0))
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8(r.data.to_vec()).unwrap())
+        .collect()
+}
+
+/// Power loss: a segment's pages that were never flushed are gone (here:
+/// zeroed), but every acknowledged append was in a flushed journal round,
+/// and the next start writes it back.
+#[tokio::test]
+async fn acknowledged_appends_survive_losing_the_segments_unflushed_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    // Dropped without a clean shutdown: no checkpoint.
+    append_n(open_without_timed_checkpoints(dir.path()), 5).await;
+    assert!(journal_bytes(dir.path()) > 0, "the appends are journaled");
+    let segment = segment_files(dir.path()).pop().unwrap();
+    let len = std::fs::metadata(&segment).unwrap().len();
+    std::fs::write(&segment, vec![0u8; len as usize]).unwrap();
+
+    let store = open_without_timed_checkpoints(dir.path());
+    let expected: Vec<String> = (0..5).map(|i| format!("record-{i}")).collect();
+    assert_eq!(read_all(&store), expected);
+    assert_eq!(
+        journal_bytes(dir.path()),
+        0,
+        "a replayed journal is deleted once its segments are synced"
+    );
+    // A truncated segment (its size never reached the disk) is restored too.
+    drop(append_n(store, 0).await);
+    OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    // Nothing was journaled since the replay, and the replay synced the
+    // segment: an empty segment now is damage no journal can repair.
+    let store = open_without_timed_checkpoints(dir.path());
+    assert!(read_all(&store).is_empty());
+}
+
+/// A round whose write never finished leaves a torn entry at the journal's
+/// end: replay keeps everything before it and ignores it.
+#[tokio::test]
+async fn a_torn_journal_tail_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    append_n(open_without_timed_checkpoints(dir.path()), 3).await;
+    let journal = journal_files(dir.path()).pop().unwrap();
+    let whole = std::fs::read(&journal).unwrap();
+    // Half of the first entry again, as if a fourth round were cut short.
+    OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap()
+        .write_all(&whole[..whole.len() / 6])
+        .unwrap();
+    let segment = segment_files(dir.path()).pop().unwrap();
+    std::fs::write(&segment, b"").unwrap();
+
+    let store = open_without_timed_checkpoints(dir.path());
+    assert_eq!(read_all(&store), ["record-0", "record-1", "record-2"]);
+    let log = store.open_shard(KEY).unwrap();
+    let appended = log
+        .append(
+            &[NewRecord {
+                partition_key: "pk",
+                data: b"after",
+            }],
+            Millis(9),
+        )
+        .unwrap();
+    assert_eq!(appended.first_offset, 3, "offsets continue after replay");
+    appended.durable.wait().await.unwrap();
+}
+
+/// Entries of a stream deleted since they were journaled are skipped: the
+/// stream does not come back.
+#[tokio::test]
+async fn journal_entries_of_a_deleted_stream_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = append_n(open_without_timed_checkpoints(dir.path()), 3).await;
+    store.remove_stream(KEY.stream_uid).unwrap();
+    drop(store);
+    assert!(journal_bytes(dir.path()) > 0);
+    let _store = open_without_timed_checkpoints(dir.path());
+    let stream_dir = dir
+        .path()
+        .join("logs")
+        .join(format!("{:016x}", KEY.stream_uid));
+    assert!(!stream_dir.exists(), "the deleted stream stays deleted");
+    assert_eq!(journal_bytes(dir.path()), 0);
+}
+
+/// While it has entries, the journal is retired every checkpoint interval.
+#[tokio::test]
+async fn the_journal_is_checkpointed_on_a_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalLogStore::open(
+        dir.path(),
+        LocalConfig {
+            durability: Durability::Sync,
+            checkpoint_interval: std::time::Duration::from_millis(20),
+            ..LocalConfig::default()
+        },
+    )
+    .unwrap();
+    let store = append_n(store, 3).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while journal_bytes(dir.path()) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the journal was not checkpointed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        journal_files(dir.path()).len(),
+        1,
+        "retired files are deleted or kept as the spare"
+    );
+    assert!(dir.path().join("journal/spare.wal").exists());
+    drop(store);
+    let store = open_without_timed_checkpoints(dir.path());
+    assert_eq!(read_all(&store).len(), 3);
+}
+
+/// Batches too large to journal are synced in place, and so is a small
+/// batch that follows one before its sync completes: the journal must not
+/// make the small batch visible while the large one before it may still
+/// be lost.
+#[tokio::test]
+async fn a_small_batch_behind_a_large_one_waits_for_its_sync_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_without_timed_checkpoints(dir.path());
+    let log = store.open_shard(KEY).unwrap();
+    let large = vec![7u8; 64 * 1024];
+    let append = |data: &[u8]| {
+        log.append(
+            &[NewRecord {
+                partition_key: "pk",
+                data,
+            }],
+            Millis(1),
+        )
+        .unwrap()
+    };
+    // Together, so the large batch's sync cannot start (and finish) before
+    // the small one is appended: the sync threads are parked until the
+    // batch ends.
+    let (first, second) = {
+        let _together = riffle_store::AppendBatch::begin();
+        (append(&large), append(b"small"))
+    };
+    first.durable.wait().await.unwrap();
+    second.durable.wait().await.unwrap();
+    assert_eq!(journal_bytes(dir.path()), 0, "both were synced in place");
+    assert_eq!(log.bounds().end, 2);
+    append(b"small").durable.wait().await.unwrap();
+    assert!(
+        journal_bytes(dir.path()) > 0,
+        "with nothing in place pending, a small batch is journaled"
+    );
+    assert_eq!(log.read(0, 10, usize::MAX, Millis(0)).unwrap().len(), 3);
+}
+
+/// A retired journal file is reused, written over from its start; the
+/// rounds it held before name another file and are never replayed. (Here
+/// they would write a deleted incarnation's records over a new log's.)
+#[tokio::test]
+async fn old_rounds_in_a_reused_journal_file_are_not_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_without_timed_checkpoints(dir.path());
+    let append = |key: ShardKey, data: &'static [u8]| {
+        let log = store.open_shard(key).unwrap();
+        async move {
+            log.append(
+                &[NewRecord {
+                    partition_key: "pk",
+                    data,
+                }],
+                Millis(1),
+            )
+            .unwrap()
+            .durable
+            .wait()
+            .await
+            .unwrap();
+        }
+    };
+    let other = ShardKey {
+        stream_uid: 2,
+        shard_index: 0,
+    };
+    // File 0: three rounds for KEY; retired, it becomes the spare.
+    for data in [b"record-0", b"record-1", b"record-2"] {
+        append(KEY, data).await;
+    }
+    store.sync_all().unwrap();
+    // File 1: one round elsewhere; the next checkpoint reuses file 0 as file 2.
+    append(other, b"elsewhere").await;
+    store.sync_all().unwrap();
+    // A new log where KEY's was; its one round, the same size as each old
+    // one, is written over the first of them in file 2.
+    store.remove_stream(KEY.stream_uid).unwrap();
+    append(KEY, b"record-9").await;
+    drop(store);
+
+    let store = open_without_timed_checkpoints(dir.path());
+    assert_eq!(read_all(&store), ["record-9"]);
 }

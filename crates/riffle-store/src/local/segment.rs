@@ -438,6 +438,7 @@ impl<'a> BatchCursor<'a> {
 /// Starts writing `len` bytes at `offset` of `file` to the device without
 /// waiting for them, so the sync that must follow finds less left to do.
 /// A hint: a failure here is also a failure of that sync, which reports it.
+/// `len` 0 means to the end of the file.
 pub fn start_writeback(file: &File, offset: u64, len: usize) {
     use std::os::fd::AsRawFd;
     let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {

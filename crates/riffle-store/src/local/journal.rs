@@ -1,0 +1,783 @@
+//! The write-ahead journal: group commit for every shard with one file.
+//!
+//! In `sync` mode an append writes its batch to its shard's segment (page
+//! cache only) and adds a copy to the journal's pending buffer. A sync
+//! thread takes everything pending as one *round*: one `pwrite` to the
+//! journal file and one `fdatasync` of it make every append in the round
+//! durable, however many shards they touched. Flushing the shards' own
+//! files instead took one `fdatasync` per shard or a `syncfs` of the whole
+//! filesystem; measured on the bench VM with four shards, a `syncfs` took
+//! 0.8 ms and four `fdatasync`s 1.5 ms, one `fdatasync` of one file 0.12 ms
+//! (200 B) to 0.36 ms (60 KB).
+//!
+//! Segments are made durable later, by a *checkpoint*: the journal moves
+//! to a new file, one `syncfs` flushes every segment, and the old journal
+//! files are retired. Checkpoints run on their own thread every
+//! `LocalConfig::checkpoint_interval` while there is journal to retire, and
+//! as soon as a file passes [`FILE_BYTES`]. After a crash, [`replay`]
+//! writes every journaled batch back into its segment before any log is
+//! opened.
+//!
+//! The newest retired file is kept as `spare.wal` and becomes the next
+//! file the checkpoint after, written over from the start: a flush that
+//! does not change a file's size writes no inode. Measured here, an
+//! `fdatasync` after writing 60 KB took 0.56 ms at the end of a file and
+//! 0.31 ms over old bytes (200 B: 0.22 and 0.16 ms). The old bytes cannot
+//! be mistaken for new ones: every round names its file's sequence.
+//!
+//! ```text
+//! <data-dir>/journal/<sequence, 20 digits>.wal
+//! <data-dir>/journal/spare.wal
+//!
+//! round: one write, then one flush
+//! offset size field
+//!      0    4 entries_len   bytes of entries that follow the round header (u32 LE)
+//!      4    4 crc32c        CRC32C of bytes 8..16 and of entries_len (u32 LE)
+//!      8    8 sequence      the file's sequence number (anything else: the end)
+//!     16    … entries
+//!
+//! entry:
+//! offset size field
+//!      0    4 batch_len     length of the batch that follows the header (u32 LE)
+//!      4    4 crc32c        CRC32C of bytes 8..36 (u32 LE)
+//!      8    8 stream_uid    the shard log's stream incarnation
+//!     16    4 shard_index
+//!     20    8 segment_base  base offset of the segment written to
+//!     28    8 position      where in the segment the batch starts
+//!     36    … batch         the batch exactly as written (its own CRC covers it)
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use riffle_model::Millis;
+
+use super::batch::{self, BatchHeader};
+use super::shard::LocalShardLog;
+use super::{segment, shard_dir};
+use crate::error::StoreError;
+use crate::log::{ShardKey, SyncStarter};
+
+/// Sync threads. Two let a round write and start its flush while the
+/// previous round's flush is still on the device.
+const ROUND_THREADS: usize = 2;
+
+/// A journal file past this size is retired by a checkpoint at once.
+const FILE_BYTES: u64 = 64 << 20;
+
+/// How often the writeback of journaled segments is started (see
+/// `run_checkpoints`).
+const WRITEBACK_PACE: Duration = Duration::from_millis(20);
+
+const ROUND_HEADER_LEN: usize = 16;
+const ENTRY_HEADER_LEN: usize = 36;
+const SPARE_FILE: &str = "spare.wal";
+
+/// The journal of one data directory and its threads.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    dir: PathBuf,
+    /// The logs directory, kept open for the checkpoint's `syncfs`.
+    logs_root: PathBuf,
+    logs_root_handle: File,
+    state: Mutex<JournalState>,
+    /// One checkpoint at a time (the timer's and a shutdown's may meet).
+    checkpointing: Mutex<()>,
+    /// Wakes a sync thread: something is pending.
+    round_wake: Condvar,
+    /// Wakes the checkpoint thread early: a file is full, or stop.
+    checkpoint_wake: Condvar,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Debug)]
+struct JournalState {
+    /// Entries added since the last round took them.
+    pending: Vec<u8>,
+    pending_commits: Vec<Commit>,
+    /// Segment files journaled to since the checkpoint thread last started
+    /// their writeback, by address.
+    dirty_segments: HashMap<usize, Arc<File>>,
+    /// Logs with batches to sync in place (too large to journal).
+    in_place: Vec<Arc<LocalShardLog>>,
+    /// The file rounds append to.
+    file: Arc<File>,
+    file_sequence: u64,
+    file_len: u64,
+    /// Rounds written but not yet acknowledged, oldest first.
+    in_flight: VecDeque<Round>,
+    /// Set by a failed write or flush: what reached the device is unknowable
+    /// (fsyncgate), so no further append is accepted.
+    poisoned: Option<StoreError>,
+    stopped: bool,
+    checkpoint_due: bool,
+}
+
+/// What a round's completion makes visible: one append to one shard.
+#[derive(Debug)]
+pub(crate) struct Commit {
+    pub(crate) log: Arc<LocalShardLog>,
+    pub(crate) segment_base: u64,
+    /// The segment's length once this batch is in it.
+    pub(crate) segment_len: u64,
+    pub(crate) end_offset: u64,
+    pub(crate) arrival: Millis,
+}
+
+impl JournalState {
+    fn has_work(&self) -> bool {
+        !self.pending_commits.is_empty() || !self.in_place.is_empty()
+    }
+}
+
+/// A round written to the journal, to be flushed.
+struct Written {
+    file: Arc<File>,
+    file_sequence: u64,
+    end: u64,
+    entries_durable: bool,
+}
+
+#[derive(Debug)]
+struct Round {
+    file_sequence: u64,
+    /// One past the round's last byte in its file.
+    end: u64,
+    /// Covered by a completed flush of its file (or a checkpoint).
+    flushed: bool,
+    /// The directory entries of the new logs in it are durable.
+    entries_durable: bool,
+    commits: Vec<Commit>,
+}
+
+impl SyncStarter for Journal {
+    fn start_syncs(&self) {
+        self.round_wake.notify_one();
+    }
+}
+
+impl Journal {
+    /// Starts a journal in `dir` (which [`replay`] has emptied) and its threads.
+    pub(crate) fn start(
+        dir: &Path,
+        logs_root: &Path,
+        checkpoint_interval: Duration,
+    ) -> Result<Arc<Journal>, StoreError> {
+        let file = create_file(dir, 0)?;
+        let journal = Arc::new(Journal {
+            dir: dir.to_owned(),
+            logs_root: logs_root.to_owned(),
+            logs_root_handle: File::open(logs_root).map_err(|e| StoreError::io(logs_root, e))?,
+            state: Mutex::new(JournalState {
+                pending: Vec::new(),
+                pending_commits: Vec::new(),
+                dirty_segments: HashMap::new(),
+                in_place: Vec::new(),
+                file: Arc::new(file),
+                file_sequence: 0,
+                file_len: 0,
+                in_flight: VecDeque::new(),
+                poisoned: None,
+                stopped: false,
+                checkpoint_due: false,
+            }),
+            checkpointing: Mutex::new(()),
+            round_wake: Condvar::new(),
+            checkpoint_wake: Condvar::new(),
+            threads: Mutex::new(Vec::new()),
+        });
+        let mut threads: Vec<_> = (0..ROUND_THREADS)
+            .map(|i| {
+                let journal = journal.clone();
+                std::thread::Builder::new()
+                    .name(format!("riffle-sync-{i}"))
+                    .spawn(move || journal.run_rounds())
+                    .expect("spawn sync thread")
+            })
+            .collect();
+        let checkpointer = journal.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("riffle-checkpoint".to_owned())
+                .spawn(move || checkpointer.run_checkpoints(checkpoint_interval))
+                .expect("spawn checkpoint thread"),
+        );
+        *journal.threads.lock() = threads;
+        Ok(journal)
+    }
+
+    /// Fails if an earlier write or flush failed: nothing more is accepted.
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        match &self.state.lock().poisoned {
+            Some(err) => Err(err.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Journals `batch`, just written at `position` of `key`'s segment
+    /// `commit.segment_base` (`segment_file`); `commit` is published once it is durable.
+    /// Call under the shard's lock, so a shard's entries are journaled in
+    /// the order they were written.
+    pub(crate) fn add(
+        self: &Arc<Self>,
+        key: ShardKey,
+        segment_file: &Arc<File>,
+        position: u64,
+        batch: &[u8],
+        commit: Commit,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        if let Some(err) = &state.poisoned {
+            return Err(err.clone());
+        }
+        state
+            .dirty_segments
+            .entry(Arc::as_ptr(segment_file) as usize)
+            .or_insert_with(|| segment_file.clone());
+        if state.pending.is_empty() {
+            // Filled in when a round takes it (`write_round`).
+            state.pending.extend_from_slice(&[0; ROUND_HEADER_LEN]);
+        }
+        let start = state.pending.len();
+        let pending = &mut state.pending;
+        pending.extend_from_slice(&(batch.len() as u32).to_le_bytes());
+        pending.extend_from_slice(&[0; 4]);
+        pending.extend_from_slice(&key.stream_uid.to_le_bytes());
+        pending.extend_from_slice(&key.shard_index.to_le_bytes());
+        pending.extend_from_slice(&commit.segment_base.to_le_bytes());
+        pending.extend_from_slice(&position.to_le_bytes());
+        let crc = crc32c::crc32c(&pending[start + 8..start + ENTRY_HEADER_LEN]);
+        pending[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+        pending.extend_from_slice(batch);
+        let start_coming = state.has_work();
+        state.pending_commits.push(commit);
+        drop(state);
+        self.start_round_unless(start_coming);
+        Ok(())
+    }
+
+    /// Queues `log`, which has batches too large to journal, for the next
+    /// round to sync in place.
+    pub(crate) fn enqueue_in_place(self: &Arc<Self>, log: Arc<LocalShardLog>) {
+        let mut state = self.state.lock();
+        let start_coming = state.has_work();
+        state.in_place.push(log);
+        drop(state);
+        self.start_round_unless(start_coming);
+    }
+
+    /// Starts a round now, or when the caller's `AppendBatch` ends. Only
+    /// the first piece of work since the last round took everything starts
+    /// one: later ones find a start already coming (a woken thread that has
+    /// not taken the work yet, or an `AppendBatch` that will wake one), and
+    /// waking the other thread too would split the round in two.
+    fn start_round_unless(self: &Arc<Self>, start_coming: bool) {
+        if !start_coming {
+            crate::log::start_syncs(self.clone());
+        }
+    }
+
+    /// A sync thread: take everything pending, write it, flush it, publish.
+    fn run_rounds(&self) {
+        let mut recycled = Vec::new();
+        loop {
+            let mut state = self.state.lock();
+            while !state.has_work() && !state.stopped {
+                self.round_wake.wait(&mut state);
+            }
+            if !state.has_work() {
+                return;
+            }
+            let in_place = std::mem::take(&mut state.in_place);
+            let commits = std::mem::take(&mut state.pending_commits);
+            let mut bytes = std::mem::replace(&mut state.pending, std::mem::take(&mut recycled));
+            let journaled = if commits.is_empty() {
+                drop(state);
+                None
+            } else {
+                self.write_round(state, &mut bytes, commits)
+            };
+            bytes.clear();
+            if bytes.capacity() <= 8 << 20 {
+                recycled = bytes;
+            }
+            match (journaled, in_place.as_slice()) {
+                (None, []) => {}
+                // One log alone: one `fdatasync` of its own files.
+                (None, [log]) => {
+                    let _ = log.sync_now();
+                }
+                // A round holding new logs also makes their directory
+                // entries durable: one `syncfs` covers them and the journal.
+                (Some(written), []) => {
+                    let flushed = if written.entries_durable {
+                        written
+                            .file
+                            .sync_data()
+                            .map_err(|e| StoreError::io(self.file_path(written.file_sequence), e))
+                    } else {
+                        self.sync_filesystem()
+                    };
+                    self.publish_written(&written, flushed, !written.entries_durable);
+                }
+                // Several files: one `syncfs` for all of them.
+                (written, logs) => {
+                    let flushed = LocalShardLog::sync_many(logs, || self.sync_filesystem());
+                    if let Some(written) = written {
+                        self.publish_written(&written, flushed, true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a round's entries to the journal file. Under the lock, so the
+    /// file holds rounds in the order they were taken and a flush covers
+    /// every earlier round in its file. `None` if the journal is poisoned
+    /// (the commits are failed).
+    fn write_round(
+        &self,
+        mut state: parking_lot::MutexGuard<'_, JournalState>,
+        bytes: &mut [u8],
+        commits: Vec<Commit>,
+    ) -> Option<Written> {
+        if let Some(err) = state.poisoned.clone() {
+            drop(state);
+            fail(commits, &err);
+            return None;
+        }
+        let entries_durable = commits.iter().all(|c| c.log.entries_are_durable());
+        let file = state.file.clone();
+        let file_sequence = state.file_sequence;
+        fill_round_header(bytes, file_sequence);
+        if let Err(e) = file.write_all_at(bytes, state.file_len) {
+            let err = StoreError::io(self.file_path(file_sequence), e);
+            self.poison(state, err, commits);
+            return None;
+        }
+        state.file_len += bytes.len() as u64;
+        let end = state.file_len;
+        if end >= FILE_BYTES && !state.checkpoint_due {
+            state.checkpoint_due = true;
+            self.checkpoint_wake.notify_one();
+        }
+        state.in_flight.push_back(Round {
+            file_sequence,
+            end,
+            flushed: false,
+            entries_durable,
+            commits,
+        });
+        Some(Written {
+            file,
+            file_sequence,
+            end,
+            entries_durable,
+        })
+    }
+
+    /// Publishes the outcome of the flush that followed writing `written`.
+    fn publish_written(
+        &self,
+        written: &Written,
+        flushed: Result<(), StoreError>,
+        filesystem_synced: bool,
+    ) {
+        let state = self.state.lock();
+        match flushed {
+            // The flush covered this round and every earlier one in its file.
+            Ok(()) => self.publish_flushed(
+                state,
+                |round| round.file_sequence == written.file_sequence && round.end <= written.end,
+                filesystem_synced,
+            ),
+            Err(err) => self.poison(state, err, Vec::new()),
+        }
+    }
+
+    fn sync_filesystem(&self) -> Result<(), StoreError> {
+        super::sync_filesystem_of(&self.logs_root_handle, &self.logs_root)
+    }
+
+    /// Marks the rounds `covered` by a completed flush as flushed (and,
+    /// after a `syncfs`, with durable directory entries), then acknowledges
+    /// every round at the front that is both, in order.
+    fn publish_flushed(
+        &self,
+        mut state: parking_lot::MutexGuard<'_, JournalState>,
+        covered: impl Fn(&Round) -> bool,
+        filesystem_synced: bool,
+    ) {
+        for round in &mut state.in_flight {
+            if covered(round) {
+                round.flushed = true;
+                round.entries_durable |= filesystem_synced;
+            }
+        }
+        let mut ready = Vec::new();
+        while state
+            .in_flight
+            .front()
+            .is_some_and(|r| r.flushed && r.entries_durable)
+        {
+            ready.push(state.in_flight.pop_front().expect("front exists"));
+        }
+        drop(state);
+        for round in ready {
+            for commit in &round.commits {
+                commit.log.commit_journaled(commit);
+            }
+        }
+    }
+
+    /// After a failed write or flush: refuse everything from now on and
+    /// fail every append not yet acknowledged.
+    fn poison(
+        &self,
+        mut state: parking_lot::MutexGuard<'_, JournalState>,
+        err: StoreError,
+        mut commits: Vec<Commit>,
+    ) {
+        tracing::error!(error = %err, "journal write or flush failed; the store refuses further writes");
+        state.poisoned.get_or_insert(err.clone());
+        for round in state.in_flight.drain(..) {
+            commits.extend(round.commits);
+        }
+        commits.append(&mut state.pending_commits);
+        state.pending.clear();
+        drop(state);
+        fail(commits, &err);
+    }
+
+    /// The checkpoint thread: retire the journal every `interval` while it
+    /// has entries, or at once when a file is full.
+    ///
+    /// In between, every [`WRITEBACK_PACE`], it starts the writeback of the
+    /// segments journaled since the last pass, so the device writes them
+    /// as they come instead of all at the checkpoint. (Left to the
+    /// checkpoint, a second's worth of PutRecords, about 50 MB here, held
+    /// the device for a few hundred milliseconds, and every journal flush
+    /// behind it.)
+    fn run_checkpoints(&self, interval: Duration) {
+        let mut next_checkpoint = Instant::now() + interval;
+        loop {
+            let dirty = {
+                let mut state = self.state.lock();
+                if !state.stopped && !state.checkpoint_due {
+                    let wait = next_checkpoint
+                        .saturating_duration_since(Instant::now())
+                        .min(WRITEBACK_PACE);
+                    self.checkpoint_wake.wait_for(&mut state, wait);
+                }
+                if state.stopped {
+                    return;
+                }
+                if !state.checkpoint_due && Instant::now() < next_checkpoint {
+                    Some(std::mem::take(&mut state.dirty_segments))
+                } else {
+                    None
+                }
+            };
+            match dirty {
+                Some(dirty) => {
+                    for file in dirty.into_values() {
+                        segment::start_writeback(&file, 0, 0);
+                    }
+                }
+                None => {
+                    next_checkpoint = Instant::now() + interval;
+                    if let Err(err) = self.checkpoint() {
+                        tracing::error!(error = %err, "journal checkpoint failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves rounds to a new journal file, makes every segment durable with
+    /// one `syncfs`, and deletes the old files: everything they hold was
+    /// written to its segment before it was journaled.
+    pub(crate) fn checkpoint(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.checkpointing.lock();
+        let next_sequence = {
+            let mut state = self.state.lock();
+            state.checkpoint_due = false;
+            if state.file_len == 0 || state.poisoned.is_some() {
+                return Ok(());
+            }
+            state.file_sequence + 1
+        };
+        // Made (and its entry made durable) before any round uses it.
+        let next = next_file(&self.dir, next_sequence)?;
+        let retired = {
+            let mut state = self.state.lock();
+            state.file = Arc::new(next);
+            state.file_len = 0;
+            std::mem::replace(&mut state.file_sequence, next_sequence)
+        };
+        let synced = self.sync_filesystem();
+        let state = self.state.lock();
+        if let Err(err) = synced {
+            self.poison(state, err.clone(), Vec::new());
+            return Err(err);
+        }
+        // The syncfs covered every round written to the retired files, and
+        // the directory entries of their logs.
+        self.publish_flushed(state, |round| round.file_sequence <= retired, true);
+        retire_files_through(&self.dir, retired);
+        Ok(())
+    }
+
+    fn file_path(&self, sequence: u64) -> PathBuf {
+        self.dir.join(file_name(sequence))
+    }
+
+    /// Stops the threads after the pending appends are journaled and flushed.
+    pub(crate) fn stop(&self) {
+        self.state.lock().stopped = true;
+        self.round_wake.notify_all();
+        self.checkpoint_wake.notify_all();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn fail(commits: Vec<Commit>, err: &StoreError) {
+    for commit in commits {
+        commit.log.fail_journaled(err);
+    }
+}
+
+fn file_name(sequence: u64) -> String {
+    format!("{sequence:020}.wal")
+}
+
+fn parse_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".wal")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+fn create_file(dir: &Path, sequence: u64) -> Result<File, StoreError> {
+    let path = dir.join(file_name(sequence));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(&path, e))?;
+    segment::sync_dir(dir)?;
+    Ok(file)
+}
+
+/// The file for `sequence`: the spare renamed if there is one (its old
+/// rounds name another sequence), else a new one.
+fn next_file(dir: &Path, sequence: u64) -> Result<File, StoreError> {
+    let path = dir.join(file_name(sequence));
+    if fs::rename(dir.join(SPARE_FILE), &path).is_err() {
+        return create_file(dir, sequence);
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(&path, e))?;
+    segment::sync_dir(dir)?;
+    Ok(file)
+}
+
+/// Stamps a round's header: its entries' length and the file's sequence.
+fn fill_round_header(round: &mut [u8], sequence: u64) {
+    let entries_len = (round.len() - ROUND_HEADER_LEN) as u32;
+    round[0..4].copy_from_slice(&entries_len.to_le_bytes());
+    round[8..16].copy_from_slice(&sequence.to_le_bytes());
+    let crc = round_header_crc(&round[..ROUND_HEADER_LEN]);
+    round[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn round_header_crc(header: &[u8]) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(&header[8..16]), &header[0..4])
+}
+
+/// The journal files in `dir`, oldest first.
+fn list_files(dir: &Path) -> Result<Vec<u64>, StoreError> {
+    let mut sequences: Vec<u64> = fs::read_dir(dir)
+        .map_err(|e| StoreError::io(dir, e))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(parse_file_name))
+        .collect();
+    sequences.sort_unstable();
+    Ok(sequences)
+}
+
+/// Retires the journal files up to `last`: the newest becomes the spare,
+/// the others are deleted. Not made durable: a file that comes back after
+/// a crash only rewrites bytes its segments already hold (segments are
+/// append-only, and only recovery truncates them, after it has deleted the
+/// journal durably).
+fn retire_files_through(dir: &Path, last: u64) {
+    let Ok(sequences) = list_files(dir) else {
+        return;
+    };
+    let mut retired: Vec<u64> = sequences.into_iter().filter(|&s| s <= last).collect();
+    if let Some(newest) = retired.pop() {
+        let path = dir.join(file_name(newest));
+        if fs::rename(&path, dir.join(SPARE_FILE)).is_err() {
+            retired.push(newest);
+        }
+    }
+    for sequence in retired {
+        let path = dir.join(file_name(sequence));
+        if let Err(err) = fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %err, "could not delete a retired journal file");
+        }
+    }
+}
+
+/// Replays the journal in `dir` into the segments under `logs_root`, makes
+/// them durable, and deletes the journal. Run before any log is opened.
+/// Returns how many batches were written back.
+///
+/// An entry whose segment no longer exists is skipped: its stream or shard
+/// was deleted, or retention removed the segment. (The directory entries of
+/// a new log are durable before anything written to it is acknowledged.)
+/// A file's torn tail (a round whose flush never completed) is ignored.
+pub(crate) fn replay(dir: &Path, logs_root: &Path) -> Result<usize, StoreError> {
+    if !dir.exists() {
+        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        // The journal's files are found through this entry.
+        if let Some(parent) = dir.parent() {
+            segment::sync_dir(parent)?;
+        }
+    }
+    let sequences = list_files(dir)?;
+    let mut replayed = 0;
+    let mut segments: HashMap<PathBuf, Option<File>> = HashMap::new();
+    for &sequence in &sequences {
+        let path = dir.join(file_name(sequence));
+        let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut header = [0u8; ENTRY_HEADER_LEN];
+        let mut batch_bytes = Vec::new();
+        // Entry bytes left in the current round.
+        let mut round_left = 0usize;
+        loop {
+            if round_left == 0 {
+                let mut round = [0u8; ROUND_HEADER_LEN];
+                if !read_whole(&mut reader, &mut round).map_err(|e| StoreError::io(&path, e))? {
+                    break;
+                }
+                let entries_len = u32::from_le_bytes(round[0..4].try_into().expect("4 bytes"));
+                let crc = u32::from_le_bytes(round[4..8].try_into().expect("4 bytes"));
+                let round_sequence = u64::from_le_bytes(round[8..16].try_into().expect("8 bytes"));
+                // A torn round header, or an old round of a recycled file: the end.
+                if round_header_crc(&round) != crc || round_sequence != sequence || entries_len == 0
+                {
+                    break;
+                }
+                round_left = entries_len as usize;
+                continue;
+            }
+            match read_entry(&mut reader, &mut header, &mut batch_bytes) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(StoreError::io(&path, e)),
+            }
+            let Some(left) = round_left.checked_sub(ENTRY_HEADER_LEN + batch_bytes.len()) else {
+                tracing::warn!(path = %path.display(), "journal entry overruns its round; ignoring the rest of the file");
+                break;
+            };
+            round_left = left;
+            let field = |at: usize, len: usize| {
+                header[at..at + len]
+                    .iter()
+                    .rev()
+                    .fold(0u64, |n, &b| (n << 8) | u64::from(b))
+            };
+            let crc = field(4, 4) as u32;
+            if crc32c::crc32c(&header[8..]) != crc {
+                tracing::warn!(path = %path.display(), "journal entry header checksum mismatch; ignoring the rest of the file");
+                break;
+            }
+            let Some(batch_header) =
+                BatchHeader::parse(&batch_bytes).filter(|h| batch::verify(&batch_bytes, h))
+            else {
+                tracing::warn!(path = %path.display(), "torn journal entry; ignoring the rest of the file");
+                break;
+            };
+            let key = ShardKey {
+                stream_uid: field(8, 8),
+                shard_index: field(16, 4) as u32,
+            };
+            let segment_base = field(20, 8);
+            let position = field(28, 8);
+            debug_assert!(batch_header.base_offset >= segment_base);
+            let segment_path = shard_dir(logs_root, key).join(segment::file_name(segment_base));
+            let segment = segments
+                .entry(segment_path.clone())
+                .or_insert_with(|| OpenOptions::new().write(true).open(&segment_path).ok());
+            let Some(segment) = segment else {
+                continue;
+            };
+            segment
+                .write_all_at(&batch_bytes, position)
+                .map_err(|e| StoreError::io(&segment_path, e))?;
+            replayed += 1;
+        }
+    }
+    let spare = dir.join(SPARE_FILE);
+    if !sequences.is_empty() || spare.exists() {
+        // The replayed segments, durable before the journal goes.
+        super::sync_filesystem(logs_root)?;
+        for sequence in sequences {
+            let path = dir.join(file_name(sequence));
+            fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+        }
+        match fs::remove_file(&spare) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&spare, e)),
+        }
+        // Durably gone before recovery may truncate a segment, so an old
+        // entry can never be written over newer data.
+        segment::sync_dir(dir)?;
+    }
+    if replayed > 0 {
+        tracing::info!(batches = replayed, "replayed the journal");
+    }
+    Ok(replayed)
+}
+
+/// Reads one entry into `header` and `batch`. `Ok(false)` at the end of
+/// the file or at a torn entry (too short to be whole).
+fn read_entry(
+    reader: &mut impl Read,
+    header: &mut [u8; ENTRY_HEADER_LEN],
+    batch: &mut Vec<u8>,
+) -> io::Result<bool> {
+    if !read_whole(reader, header)? {
+        return Ok(false);
+    }
+    let batch_len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes")) as usize;
+    if !(batch::HEADER_LEN..=batch::PREFIX_LEN + batch::BODY_LEN_MAX).contains(&batch_len) {
+        return Ok(false);
+    }
+    batch.resize(batch_len, 0);
+    read_whole(reader, batch)
+}
+
+/// Fills `buf`; `Ok(false)` if the input ends first.
+fn read_whole(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    match reader.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
