@@ -8,7 +8,7 @@ use std::path::Path;
 use riffle_model::Millis;
 use riffle_store::conformance;
 use riffle_store::local::{LocalConfig, LocalLogStore};
-use riffle_store::{Durability, LogStore, NewRecord, ShardKey};
+use riffle_store::{Durability, LogStore, NewRecord, ShardKey, ShardLog};
 
 fn opener(durability: Durability, segment_bytes: u64) -> impl Fn(&Path) -> LocalLogStore {
     move |dir| {
@@ -68,6 +68,21 @@ async fn append_n(store: LocalLogStore, n: usize) -> LocalLogStore {
     store
 }
 
+/// Appends one record and waits for it to be durable; returns its offset.
+async fn append_one(log: &dyn ShardLog, data: &[u8]) -> u64 {
+    let appended = log
+        .append(
+            &[NewRecord {
+                partition_key: "pk",
+                data,
+            }],
+            Millis(9),
+        )
+        .unwrap();
+    appended.durable.wait().await.unwrap();
+    appended.first_offset
+}
+
 /// A clean shutdown syncs every log and retires the journal, so damage
 /// done to a segment afterwards is the segment's alone (no journal copy
 /// repairs it).
@@ -116,17 +131,7 @@ async fn torn_tail_is_truncated_and_earlier_records_survive() {
     assert_eq!(records.len(), 5);
     assert_eq!(&records[4].data[..], b"record-4");
     // New appends continue the offsets and are readable.
-    let appended = log
-        .append(
-            &[NewRecord {
-                partition_key: "pk",
-                data: b"after",
-            }],
-            Millis(9),
-        )
-        .unwrap();
-    assert_eq!(appended.first_offset, 5);
-    appended.durable.wait().await.unwrap();
+    assert_eq!(append_one(&*log, b"after").await, 5);
     assert_eq!(
         &log.read(5, 1, usize::MAX, Millis(0)).unwrap()[0].data[..],
         b"after"
@@ -385,17 +390,11 @@ async fn a_torn_journal_tail_is_ignored() {
     let store = open_without_timed_checkpoints(dir.path());
     assert_eq!(read_all(&store), ["record-0", "record-1", "record-2"]);
     let log = store.open_shard(KEY).unwrap();
-    let appended = log
-        .append(
-            &[NewRecord {
-                partition_key: "pk",
-                data: b"after",
-            }],
-            Millis(9),
-        )
-        .unwrap();
-    assert_eq!(appended.first_offset, 3, "offsets continue after replay");
-    appended.durable.wait().await.unwrap();
+    assert_eq!(
+        append_one(&*log, b"after").await,
+        3,
+        "offsets continue after replay"
+    );
 }
 
 /// Entries of a stream deleted since they were journaled are skipped: the
@@ -497,20 +496,7 @@ async fn old_rounds_in_a_reused_journal_file_are_not_replayed() {
     let store = open_without_timed_checkpoints(dir.path());
     let append = |key: ShardKey, data: &'static [u8]| {
         let log = store.open_shard(key).unwrap();
-        async move {
-            log.append(
-                &[NewRecord {
-                    partition_key: "pk",
-                    data,
-                }],
-                Millis(1),
-            )
-            .unwrap()
-            .durable
-            .wait()
-            .await
-            .unwrap();
-        }
+        async move { append_one(&*log, data).await }
     };
     let other = ShardKey {
         stream_uid: 2,

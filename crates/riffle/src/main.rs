@@ -105,6 +105,7 @@ enum DurabilityArg {
 }
 
 fn main() -> anyhow::Result<()> {
+    keep_freed_memory_mapped();
     let cli = Cli::parse();
     install_logging()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -115,6 +116,31 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve(args)),
     }
 }
+
+/// Stops glibc's allocator from handing freed memory back to the kernel
+/// after every large response. A GetRecords answer is a megabyte or more;
+/// each was a fresh mapping (or a heap that shrank with `MADV_DONTNEED`
+/// when freed), so every read paid for a page fault and a page clear per
+/// 4 KiB. Freed memory now stays with the allocator, up to the limits below.
+/// Measured: catch-up reads 0.49–0.51M → 0.64–0.72M records/s; server RSS
+/// after them 9 → 23 MiB.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_memory_mapped() {
+    // SAFETY: mallopt only sets allocator parameters; it is called first
+    // thing in main, before any other thread exists or allocates.
+    #[allow(unsafe_code)]
+    unsafe {
+        // Allocations below 16 MiB (any GetRecords answer: 10 MiB of data
+        // is about 14 MiB of JSON) come from a heap, not their own mapping.
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 16 << 20);
+        // A heap keeps up to 16 MiB free at its top before shrinking, so
+        // what this costs in memory is bounded per allocator arena.
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_freed_memory_mapped() {}
 
 fn install_logging() -> anyhow::Result<()> {
     let filter: Targets = match std::env::var("RIFFLE_LOG") {
