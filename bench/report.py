@@ -63,7 +63,10 @@ print("acknowledged only after `fdatasync`. Higher is better for throughput, low
 print("and memory. *Ratio* is Riffle's figure over the peer's (for latency, startup and memory: the")
 print("peer's over Riffle's), so above 1 means Riffle is ahead.\n")
 print(f"- Machine: {os.cpu_count()} cores, {cpu()}, Linux {platform.release()}")
-print(f"- Commit: `{commit}`; raw results: `{os.path.relpath(path, os.path.dirname(os.path.dirname(os.path.abspath(path))) )}`")
+# BENCH_PEERS_NOTE: when the peers' rows come from an earlier run (compare.sh
+# keeps the lines of peers it did not re-run), say so.
+peers_note = os.environ.get("BENCH_PEERS_NOTE")
+print(f"- Commit: `{commit}`{'; ' + peers_note if peers_note else ''}; raw results: `{os.path.relpath(path, os.path.dirname(os.path.dirname(os.path.abspath(path))) )}`")
 probe = next((r for r in rows if r["label"] == "machine" and r["workload"] == "disk"), None)
 if probe:
     print(f"- The device's flush latency at the time (`riffle-bench disk`: a 200 B append then `fdatasync`,")

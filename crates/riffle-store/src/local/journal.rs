@@ -659,6 +659,8 @@ pub(crate) fn replay(dir: &Path, logs_root: &Path) -> Result<usize, StoreError> 
     }
     let sequences = list_files(dir)?;
     let mut replayed = 0;
+    // Entries read, written back or skipped.
+    let mut entries = 0;
     let mut segments: HashMap<PathBuf, Option<File>> = HashMap::new();
     for &sequence in &sequences {
         let path = dir.join(file_name(sequence));
@@ -716,6 +718,7 @@ pub(crate) fn replay(dir: &Path, logs_root: &Path) -> Result<usize, StoreError> 
                 stream_uid: field(8, 8),
                 shard_index: field(16, 4) as u32,
             };
+            entries += 1;
             let segment_base = field(20, 8);
             let position = field(28, 8);
             debug_assert!(batch_header.base_offset >= segment_base);
@@ -733,9 +736,13 @@ pub(crate) fn replay(dir: &Path, logs_root: &Path) -> Result<usize, StoreError> 
         }
     }
     let spare = dir.join(SPARE_FILE);
-    if !sequences.is_empty() || spare.exists() {
+    if entries > 0 {
         // The replayed segments, durable before the journal goes.
         super::sync_filesystem(logs_root)?;
+    }
+    // Files without entries (what a clean shutdown leaves) need no flush:
+    // one that comes back is as empty as it went.
+    if !sequences.is_empty() || spare.exists() {
         for sequence in sequences {
             let path = dir.join(file_name(sequence));
             fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
@@ -745,9 +752,11 @@ pub(crate) fn replay(dir: &Path, logs_root: &Path) -> Result<usize, StoreError> 
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(StoreError::io(&spare, e)),
         }
-        // Durably gone before recovery may truncate a segment, so an old
-        // entry can never be written over newer data.
-        segment::sync_dir(dir)?;
+        if entries > 0 {
+            // Durably gone before recovery may truncate a segment, so an
+            // old entry can never be written over newer data.
+            segment::sync_dir(dir)?;
+        }
     }
     if replayed > 0 {
         tracing::info!(batches = replayed, "replayed the journal");
