@@ -175,14 +175,18 @@ impl Engine {
             );
             rand::rng().random()
         }));
-        let mut streams = Streams::default();
+        let mut live = Vec::new();
         for record in meta.load_streams()? {
             if record.deleting_since_ms.is_some() {
                 meta.delete_stream(&record.name)?;
                 logs.remove_stream(record.uid)?;
                 continue;
             }
-            streams.insert(Arc::new(Stream::open(record, &*logs)?));
+            live.push(record);
+        }
+        let mut streams = Streams::default();
+        for stream in open_streams(live, &*logs)? {
+            streams.insert(Arc::new(stream));
         }
         tracing::info!(streams = streams.by_name.len(), "engine opened");
         let engine = Engine {
@@ -403,4 +407,35 @@ impl Engine {
         self.inner.logs.sync_all()?;
         Ok(())
     }
+}
+
+/// Opens the streams' shard logs on every core. Startup with 1,000 shards
+/// on disk is mostly a dozen system calls per log (list its directory, open
+/// and scan its active segment).
+fn open_streams(records: Vec<StreamRecord>, logs: &dyn LogStore) -> EngineResult<Vec<Stream>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(records.len());
+    if threads <= 1 {
+        return records.into_iter().map(|r| Stream::open(r, logs)).collect();
+    }
+    let per_thread = records.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let opening: Vec<_> = records
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|r| Stream::open(r.clone(), logs))
+                        .collect::<EngineResult<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut streams = Vec::with_capacity(records.len());
+        for thread in opening {
+            streams.extend(thread.join().expect("opening shard logs panicked")?);
+        }
+        Ok(streams)
+    })
 }

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::error::StoreError;
 use crate::log::{Durability, LogStore, ShardKey, ShardLog};
@@ -97,7 +97,27 @@ pub struct LocalLogStore {
     config: LocalConfig,
     committer: Committer,
     /// Open shard logs, so two opens of one shard share one writer.
-    open: Mutex<HashMap<ShardKey, Arc<LocalShardLog>>>,
+    open: Mutex<HashMap<ShardKey, Slot>>,
+    /// Signalled when a log being opened is open (or failed to open).
+    opened: Condvar,
+}
+
+/// A shard log in the open map.
+#[derive(Debug)]
+enum Slot {
+    Open(Arc<LocalShardLog>),
+    /// Being opened (recovered) by one thread, outside the map's lock, so
+    /// that many logs can be recovered at once (startup).
+    Opening,
+}
+
+impl Slot {
+    fn log(&self) -> Option<&Arc<LocalShardLog>> {
+        match self {
+            Slot::Open(log) => Some(log),
+            Slot::Opening => None,
+        }
+    }
 }
 
 impl LocalLogStore {
@@ -133,6 +153,7 @@ impl LocalLogStore {
             config,
             committer,
             open: Mutex::new(HashMap::new()),
+            opened: Condvar::new(),
         })
     }
 
@@ -143,20 +164,35 @@ impl LocalLogStore {
     /// An open log as its concrete type, for tests of its internals.
     #[cfg(test)]
     pub(crate) fn local_shard(&self, key: ShardKey) -> Arc<LocalShardLog> {
-        self.open.lock()[&key].clone()
+        self.open.lock()[&key]
+            .log()
+            .expect("the log is open")
+            .clone()
     }
 }
 
 impl LogStore for LocalLogStore {
     fn open_shard(&self, key: ShardKey) -> Result<Arc<dyn ShardLog>, StoreError> {
         let mut open = self.open.lock();
-        if let Some(log) = open.get(&key) {
-            return Ok(log.clone());
+        loop {
+            match open.get(&key) {
+                Some(Slot::Open(log)) => return Ok(log.clone()),
+                Some(Slot::Opening) => self.opened.wait(&mut open),
+                None => break,
+            }
         }
+        open.insert(key, Slot::Opening);
+        drop(open);
         let dir = shard_dir(&self.root, key);
-        let log = LocalShardLog::open(key, dir, self.config.clone(), self.committer.clone())?;
-        open.insert(key, log.clone());
-        Ok(log)
+        let opened = LocalShardLog::open(key, dir, self.config.clone(), self.committer.clone());
+        let mut open = self.open.lock();
+        match &opened {
+            Ok(log) => open.insert(key, Slot::Open(log.clone())),
+            Err(_) => open.remove(&key),
+        };
+        drop(open);
+        self.opened.notify_all();
+        Ok(opened?)
     }
 
     fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
@@ -183,7 +219,13 @@ impl LogStore for LocalLogStore {
 
     fn sync_all(&self) -> Result<(), StoreError> {
         // Sync every log even if one fails, then report the first failure.
-        let logs: Vec<_> = self.open.lock().values().cloned().collect();
+        let logs: Vec<_> = self
+            .open
+            .lock()
+            .values()
+            .filter_map(Slot::log)
+            .cloned()
+            .collect();
         let mut first_error = None;
         for log in logs {
             if let Err(err) = log.sync_now() {

@@ -519,3 +519,30 @@ async fn old_rounds_in_a_reused_journal_file_are_not_replayed() {
     let store = open_without_timed_checkpoints(dir.path());
     assert_eq!(read_all(&store), ["record-9"]);
 }
+
+/// Logs are recovered outside the store's lock (startup opens many at
+/// once), yet concurrent opens of one shard still share one log: two
+/// writers of one segment would corrupt it.
+#[test]
+fn concurrent_opens_of_one_shard_share_one_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = opener(Durability::Sync, 64 * 1024 * 1024)(dir.path());
+    let together = std::sync::Barrier::new(8);
+    let logs: Vec<_> = std::thread::scope(|scope| {
+        let opening: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    together.wait();
+                    store.open_shard(KEY).unwrap()
+                })
+            })
+            .collect();
+        opening.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for log in &logs[1..] {
+        assert!(std::ptr::addr_eq(
+            std::sync::Arc::as_ptr(&logs[0]),
+            std::sync::Arc::as_ptr(log)
+        ));
+    }
+}
