@@ -171,7 +171,9 @@ disk = next((r for r in scale_rows if r["label"].startswith("fill-") and r["work
 restart = next((r for r in scale_rows if r["label"].startswith("restart-")), {})
 if scale_rows:
     print("## Scale, startup and restart (Riffle alone)\n")
-    print(f"From `bash bench/scale.sh` (raw results: `{os.path.relpath(scale_path, os.path.dirname(os.path.dirname(os.path.abspath(scale_path))))}`).")
+    scale_commit = os.environ.get("BENCH_SCALE_COMMIT")
+    print(f"From `bash bench/scale.sh`{f' at commit `{scale_commit}`' if scale_commit else ''} "
+          f"(raw results: `{os.path.relpath(scale_path, os.path.dirname(os.path.dirname(os.path.abspath(scale_path))))}`).")
     print("Startup is the time from spawning `riffle serve` to its first answered ListStreams.\n")
     print("| measurement | figure |")
     print("|---|---|")
