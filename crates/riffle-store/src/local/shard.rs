@@ -40,7 +40,7 @@ pub struct LocalShardLog {
     /// What makes appends durable: the journal (`sync`), the interval
     /// syncer, or nothing.
     committer: Committer,
-    /// Lets `append` hand the syncer an `Arc` of this log.
+    /// Lets `append` hand the journal or the syncer an `Arc` of this log.
     this: Weak<LocalShardLog>,
     /// Set while the log waits for a sync of its own files, so it is queued
     /// once however many appends arrive before the next sync.
@@ -510,13 +510,13 @@ impl ShardLog for LocalShardLog {
         // An in-place batch of a page or more starts on its way to the
         // device now, while the request's other shards are written and the
         // round gathers; the round's flush then has less to wait for.
-        let writeback = (self.config.durability == Durability::Sync
+        let writeback = (matches!(self.committer, Committer::Journal(_))
             && journal.is_none()
             && buf.len() >= EARLY_WRITEBACK_BYTES)
             .then(|| (active.file.clone(), position, buf.len()));
 
-        let durable = match self.config.durability {
-            Durability::Sync => {
+        let durable = match &self.committer {
+            Committer::Journal(_) => {
                 let (sender, receiver) = oneshot::channel();
                 state.waiters.push_back((end_offset, sender));
                 if let Some(journal) = journal {
@@ -541,7 +541,7 @@ impl ShardLog for LocalShardLog {
                 }
                 Durable::pending(receiver)
             }
-            Durability::Interval { .. } | Durability::None => {
+            Committer::Interval(_) | Committer::Immediate => {
                 let active = state.active();
                 active.committed_len = active.len;
                 state.committed_end = end_offset;
