@@ -156,10 +156,12 @@ const RETENTION_SWEEP_EVERY_TICKS: u64 = 60;
 impl Engine {
     /// Opens the engine on the given stores, loading every stream.
     /// Streams whose deletion was under way when the server stopped are
-    /// finished off now.
+    /// finished off now. Open shards' logs are recovered at first use, or
+    /// by [`Engine::recover_logs`].
     ///
     /// # Errors
-    /// The metadata could not be read or a shard log could not be recovered.
+    /// The metadata could not be read or a closed shard's log could not be
+    /// recovered.
     pub fn open(
         config: EngineConfig,
         clock: Clock,
@@ -185,8 +187,8 @@ impl Engine {
             live.push(record);
         }
         let mut streams = Streams::default();
-        for stream in open_streams(live, &*logs)? {
-            streams.insert(Arc::new(stream));
+        for record in live {
+            streams.insert(Arc::new(Stream::open(record, &logs, false)?));
         }
         tracing::info!(streams = streams.by_name.len(), "engine opened");
         let engine = Engine {
@@ -200,8 +202,6 @@ impl Engine {
                 subscriptions: ops::subscribe::Subscriptions::default(),
             }),
         };
-        // Reclaim what expired while the server was down.
-        engine.enforce_retention();
         Ok(engine)
     }
 
@@ -360,7 +360,7 @@ impl Engine {
                 let state = stream.state.read();
                 let cutoff = state.retention_cutoff(now);
                 for shard in state.shards.iter().filter(|s| !s.expired(cutoff)) {
-                    if let Err(err) = shard.log.expire_before(cutoff) {
+                    if let Err(err) = shard.log().and_then(|log| log.expire_before(cutoff)) {
                         tracing::error!(stream = %stream.name, shard = %shard.id, error = %err, "retention sweep failed");
                     }
                 }
@@ -378,14 +378,19 @@ impl Engine {
             let mut state = stream.state.write();
             for index in newly_expired {
                 let shard = &mut state.shards[index];
+                // Another sweep (the one after startup's log recovery, say)
+                // may have got here first.
+                if shard.log_removed {
+                    continue;
+                }
                 let key = ShardKey {
                     stream_uid: stream.uid,
                     shard_index: shard.id.0,
                 };
                 // Drop our handles first so the files' space is really freed.
-                shard.log = Arc::new(stream::RemovedLog {
+                shard.log_slot = stream::LogSlot::Open(Arc::new(stream::RemovedLog {
                     end_offset: shard.closed.map_or(0, |c| c.end_offset),
-                });
+                }));
                 shard.log_removed = true;
                 match self.inner.logs.remove_shard(key) {
                     Ok(()) => {
@@ -399,6 +404,41 @@ impl Engine {
         }
     }
 
+    /// Recovers every shard log not used yet, on every core, then reclaims
+    /// what expired while the server was down. `riffle serve` runs this in
+    /// the background once it is listening: requests are answered at once,
+    /// and a request that needs a log first recovers that one itself.
+    /// A log that cannot be recovered is logged; requests for its shard
+    /// fail with an internal error until it can be.
+    pub fn recover_logs(&self) {
+        let shards: Vec<(Arc<Stream>, usize)> = self
+            .all_streams()
+            .into_iter()
+            .flat_map(|stream| {
+                let count = stream.state.read().shards.len();
+                (0..count).map(move |index| (stream.clone(), index))
+            })
+            .collect();
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let per_thread = shards.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            for chunk in shards.chunks(per_thread) {
+                scope.spawn(move || {
+                    for (stream, index) in chunk {
+                        // One shard per lock hold: a writer waiting on this
+                        // stream waits for one recovery, not for all of them.
+                        let state = stream.state.read();
+                        if let Err(err) = state.shards[*index].log() {
+                            tracing::error!(stream = %stream.name, shard = %state.shards[*index].id, error = %err, "could not recover the shard's log");
+                        }
+                    }
+                });
+            }
+        });
+        tracing::info!(shards = shards.len(), "shard logs recovered");
+        self.enforce_retention();
+    }
+
     /// Makes every acknowledged and in-flight write durable. Call on shutdown.
     ///
     /// # Errors
@@ -407,35 +447,4 @@ impl Engine {
         self.inner.logs.sync_all()?;
         Ok(())
     }
-}
-
-/// Opens the streams' shard logs on every core. Startup with 1,000 shards
-/// on disk is mostly a dozen system calls per log (list its directory, open
-/// and scan its active segment).
-fn open_streams(records: Vec<StreamRecord>, logs: &dyn LogStore) -> EngineResult<Vec<Stream>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(records.len());
-    if threads <= 1 {
-        return records.into_iter().map(|r| Stream::open(r, logs)).collect();
-    }
-    let per_thread = records.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let opening: Vec<_> = records
-            .chunks(per_thread)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|r| Stream::open(r.clone(), logs))
-                        .collect::<EngineResult<Vec<_>>>()
-                })
-            })
-            .collect();
-        let mut streams = Vec::with_capacity(records.len());
-        for thread in opening {
-            streams.extend(thread.join().expect("opening shard logs panicked")?);
-        }
-        Ok(streams)
-    })
 }

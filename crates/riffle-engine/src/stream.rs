@@ -1,7 +1,7 @@
 //! A stream at run time: its persisted record, its shards' logs and the
 //! routing table from hash keys to open shards.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
 use riffle_model::{HashKey, HashKeyRange, Millis, SequenceNumber, ShardId, StreamName};
@@ -52,13 +52,51 @@ pub(crate) struct Shard {
     pub(crate) adjacent_parent: Option<ShardId>,
     pub(crate) created: Millis,
     pub(crate) closed: Option<ClosedShard>,
-    pub(crate) log: Arc<dyn ShardLog>,
+    /// Use [`Shard::log`].
+    pub(crate) log_slot: LogSlot,
     /// Throughput buckets and recent write rate; not persisted.
     pub(crate) traffic: Mutex<ShardTraffic>,
     /// Shard-level metrics; not persisted.
     pub(crate) counters: ShardCounters,
     /// Set once the log of an expired closed shard has been deleted.
     pub(crate) log_removed: bool,
+}
+
+/// A shard's log, or what is needed to open it at first use.
+///
+/// A restart does not recover every log before it answers: with 1,000
+/// shards that was most of startup (about 50 µs of system calls each).
+/// An open shard's log is recovered when a request first needs it, or by
+/// [`crate::Engine::recover_logs`], which `riffle serve` runs in the
+/// background once it is listening. Closed shards are opened at once: their
+/// log's length tells whether retention already deleted it.
+#[derive(Debug)]
+pub(crate) enum LogSlot {
+    Open(Arc<dyn ShardLog>),
+    Deferred {
+        key: ShardKey,
+        logs: Arc<dyn LogStore>,
+        log: OnceLock<Arc<dyn ShardLog>>,
+    },
+}
+
+impl LogSlot {
+    /// The log, recovered first if this is its first use. A failure (say,
+    /// a damaged segment) fails this request and is retried by the next.
+    fn get(&self) -> Result<&Arc<dyn ShardLog>, StoreError> {
+        match self {
+            LogSlot::Open(log) => Ok(log),
+            LogSlot::Deferred { key, logs, log } => {
+                if let Some(log) = log.get() {
+                    return Ok(log);
+                }
+                // The store shares one log between concurrent opens, so a
+                // race here only wastes a lookup.
+                let opened = logs.open_shard(*key)?;
+                Ok(log.get_or_init(|| opened))
+            }
+        }
+    }
 }
 
 /// The log of a closed shard whose data passed retention and was deleted:
@@ -102,6 +140,14 @@ impl ShardLog for RemovedLog {
 }
 
 impl Shard {
+    /// The shard's log, recovering it first if this is its first use.
+    ///
+    /// # Errors
+    /// The log could not be recovered.
+    pub(crate) fn log(&self) -> Result<&Arc<dyn ShardLog>, StoreError> {
+        self.log_slot.get()
+    }
+
     /// The sequence number of the record at log offset `offset`. Numbers
     /// count from 1 so that the shard's StartingSequenceNumber (offset field
     /// 0) precedes every record: "after the start" is then the first record,
@@ -176,8 +222,14 @@ pub(crate) struct StreamState {
 }
 
 impl Stream {
-    /// Builds the run-time stream from its record, opening every shard's log.
-    pub(crate) fn open(record: StreamRecord, logs: &dyn LogStore) -> EngineResult<Stream> {
+    /// Builds the run-time stream from its record. `created` says whether
+    /// its logs are new (opened, so created, at once) or on disk already
+    /// (open shards' logs are recovered at first use: see [`LogSlot`]).
+    pub(crate) fn open(
+        record: StreamRecord,
+        logs: &Arc<dyn LogStore>,
+        created: bool,
+    ) -> EngineResult<Stream> {
         let name = StreamName::parse(&record.name)
             .expect("stored stream names were validated on creation");
         let uid = record.uid;
@@ -187,7 +239,12 @@ impl Stream {
             shards: Vec::new(),
             routes: Vec::new(),
         };
-        state.publish(record, logs)?;
+        let shards = record
+            .shards
+            .iter()
+            .map(|shard| open_shard(&record, shard, logs, created))
+            .collect::<EngineResult<_>>()?;
+        state.install(record, shards);
         Ok(Stream {
             uid,
             name,
@@ -200,28 +257,39 @@ impl Stream {
     }
 }
 
-/// The run-time form of a persisted shard, with its log opened.
+/// The run-time form of a persisted shard. Its log is opened now if `now`
+/// or if the shard is closed, else at first use.
 fn open_shard(
-    stream_uid: u64,
+    stream: &StreamRecord,
     shard: &ShardRecord,
-    record_bytes_max: usize,
-    logs: &dyn LogStore,
+    logs: &Arc<dyn LogStore>,
+    now: bool,
 ) -> EngineResult<Shard> {
-    let log = logs.open_shard(ShardKey {
-        stream_uid,
+    let key = ShardKey {
+        stream_uid: stream.uid,
         shard_index: shard.index,
-    })?;
-    // A closed shard whose log holds less than its end was deleted after it
-    // passed retention (before a restart): it reads as finished.
-    let removed = shard
-        .closed
-        .is_some_and(|closed| log.bounds().end < closed.end_offset);
-    let log: Arc<dyn ShardLog> = if removed {
-        Arc::new(RemovedLog {
-            end_offset: shard.closed.map_or(0, |c| c.end_offset),
+    };
+    let mut removed = false;
+    let log_slot = if now || shard.closed.is_some() {
+        let log = logs.open_shard(key)?;
+        // A closed shard whose log holds less than its end was deleted after
+        // it passed retention (before a restart): it reads as finished.
+        removed = shard
+            .closed
+            .is_some_and(|closed| log.bounds().end < closed.end_offset);
+        LogSlot::Open(if removed {
+            Arc::new(RemovedLog {
+                end_offset: shard.closed.map_or(0, |c| c.end_offset),
+            })
+        } else {
+            log
         })
     } else {
-        log
+        LogSlot::Deferred {
+            key,
+            logs: logs.clone(),
+            log: OnceLock::new(),
+        }
     };
     Ok(Shard {
         id: ShardId(shard.index),
@@ -240,20 +308,23 @@ fn open_shard(
         adjacent_parent: shard.adjacent_parent.map(ShardId),
         created: Millis(shard.created_ms),
         closed: shard.closed,
-        log,
-        traffic: Mutex::new(ShardTraffic::new(Millis(0), record_bytes_max)),
+        log_slot,
+        traffic: Mutex::new(ShardTraffic::new(
+            Millis(0),
+            stream.max_record_size_kib as usize * 1024,
+        )),
         counters: ShardCounters::default(),
         log_removed: removed,
     })
 }
 
 impl StreamState {
-    /// Opens the logs of the shards `record` has beyond the current ones.
+    /// Creates the logs of the shards `record` has beyond the current ones.
     /// Done before `record` is persisted, so a failure changes nothing.
     pub(crate) fn open_new_shards(
         &self,
         record: &StreamRecord,
-        logs: &dyn LogStore,
+        logs: &Arc<dyn LogStore>,
     ) -> EngineResult<Vec<Shard>> {
         debug_assert!(
             record.shards.len() >= self.shards.len(),
@@ -261,14 +332,7 @@ impl StreamState {
         );
         record.shards[self.shards.len()..]
             .iter()
-            .map(|shard| {
-                open_shard(
-                    record.uid,
-                    shard,
-                    record.max_record_size_kib as usize * 1024,
-                    logs,
-                )
-            })
+            .map(|shard| open_shard(record, shard, logs, true))
             .collect()
     }
 
@@ -282,17 +346,6 @@ impl StreamState {
         }
         self.record = record;
         self.rebuild_routes();
-    }
-
-    /// [`StreamState::open_new_shards`] then [`StreamState::install`].
-    pub(crate) fn publish(
-        &mut self,
-        record: StreamRecord,
-        logs: &dyn LogStore,
-    ) -> EngineResult<()> {
-        let new_shards = self.open_new_shards(&record, logs)?;
-        self.install(record, new_shards);
-        Ok(())
     }
 
     pub(crate) fn status(&self, now: Millis) -> StreamStatus {

@@ -294,6 +294,160 @@ mod failing {
     }
 }
 
+/// A log store that records which shard logs it opened, and can refuse to
+/// open one as a damaged segment would.
+mod recovering {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use parking_lot::Mutex;
+    use riffle_store::local::LocalLogStore;
+    use riffle_store::{LogStore, ShardKey, ShardLog, StoreError};
+
+    pub(super) const REFUSE_NONE: u32 = u32::MAX;
+
+    #[derive(Debug)]
+    pub(super) struct WatchedLogs {
+        pub(super) inner: LocalLogStore,
+        /// Shard indexes whose logs were opened, in order.
+        pub(super) opened: Mutex<Vec<u32>>,
+        /// The shard index whose log fails to open, or [`REFUSE_NONE`].
+        pub(super) refuse: AtomicU32,
+    }
+
+    impl LogStore for WatchedLogs {
+        fn open_shard(&self, key: ShardKey) -> Result<Arc<dyn ShardLog>, StoreError> {
+            if key.shard_index == self.refuse.load(Ordering::SeqCst) {
+                return Err(StoreError::Corrupt {
+                    path: PathBuf::from("test"),
+                    position: 0,
+                    reason: "refused by the test",
+                });
+            }
+            let log = self.inner.open_shard(key)?;
+            self.opened.lock().push(key.shard_index);
+            Ok(log)
+        }
+        fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
+            self.inner.remove_stream(stream_uid)
+        }
+        fn sync_all(&self) -> Result<(), StoreError> {
+            self.inner.sync_all()
+        }
+        fn remove_shard(&self, key: ShardKey) -> Result<(), StoreError> {
+            self.inner.remove_shard(key)
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its_shard() {
+    use riffle_engine::ops::list_shards::ListShardsFrom;
+    use riffle_engine::ops::put_records::RecordFailure;
+    use riffle_model::HashKey;
+    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    // One key per shard of four equal ranges.
+    let keys: Vec<u128> = (0..4u128).map(|i| (i << 126) + 1).collect();
+    let entries = |data: &'static [u8]| -> Vec<PutEntry<'static>> {
+        keys.iter()
+            .map(|&key| PutEntry {
+                partition_key: Some("k"),
+                explicit_hash_key: Some(HashKey(key)),
+                data,
+            })
+            .collect()
+    };
+    {
+        let engine = engine(dir.path(), &clock);
+        engine.create_stream(create("lazy", 4)).unwrap();
+        let written = engine
+            .put_records(&stream("lazy"), &entries(b"before"))
+            .await
+            .unwrap();
+        assert!(written.iter().all(Result::is_ok));
+        engine.shutdown().unwrap();
+    }
+
+    let logs = Arc::new(recovering::WatchedLogs {
+        inner: LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap(),
+        opened: Default::default(),
+        refuse: 2.into(),
+    });
+    let meta = Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
+    let config = EngineConfig {
+        create_delay_ms: 0,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open(config, clock.clone(), meta, logs.clone()).unwrap();
+    assert!(
+        logs.opened.lock().is_empty(),
+        "opening the engine recovers no open shard's log"
+    );
+    let listed = engine
+        .list_shards(
+            ListShardsFrom::Stream {
+                stream: stream("lazy"),
+                exclusive_start: None,
+                filter: None,
+            },
+            100,
+        )
+        .unwrap();
+    assert_eq!(listed.shards.len(), 4, "listing needs no log");
+
+    // Shard 2's log cannot be recovered: its records fail, the rest land.
+    let outcomes = engine
+        .put_records(&stream("lazy"), &entries(b"after"))
+        .await
+        .unwrap();
+    let failed: Vec<bool> = outcomes
+        .iter()
+        .map(|o| matches!(o, Err(RecordFailure::Internal(_))))
+        .collect();
+    assert_eq!(failed, [false, false, true, false]);
+    let mut opened = logs.opened.lock().clone();
+    opened.sort_unstable();
+    assert_eq!(opened, [0, 1, 3], "each log was recovered by its first put");
+    assert!(matches!(
+        engine.get_shard_iterator(
+            &stream("lazy"),
+            "shardId-000000000002",
+            IteratorStart::TrimHorizon
+        ),
+        Err(EngineError::Store(_))
+    ));
+
+    // Once it can be, the background recovery opens it (and no log twice).
+    logs.refuse.store(recovering::REFUSE_NONE, Ordering::SeqCst);
+    engine.recover_logs();
+    let mut opened = logs.opened.lock().clone();
+    opened.sort_unstable();
+    assert_eq!(opened, [0, 1, 2, 3]);
+    let read = |shard: &str| -> Vec<Vec<u8>> {
+        let it = engine
+            .get_shard_iterator(&stream("lazy"), shard, IteratorStart::TrimHorizon)
+            .unwrap();
+        engine
+            .get_records(&it, 10)
+            .unwrap()
+            .records
+            .into_iter()
+            .map(|r| r.data.to_vec())
+            .collect()
+    };
+    assert_eq!(read("shardId-000000000002"), [b"before".to_vec()]);
+    assert_eq!(
+        read("shardId-000000000001"),
+        [b"before".to_vec(), b"after".to_vec()]
+    );
+}
+
 #[tokio::test]
 async fn put_records_reports_failures_per_record_and_keeps_the_rest() {
     use riffle_engine::ops::put_records::RecordFailure;

@@ -113,14 +113,13 @@ impl Engine {
             });
         }
         let cutoff = state.retention_cutoff(now);
-        let stored = shard
-            .log
-            .read(token.offset, limit, GET_RECORDS_BYTES_MAX, cutoff)?;
+        let log = shard.log()?;
+        let stored = log.read(token.offset, limit, GET_RECORDS_BYTES_MAX, cutoff)?;
         let bytes: usize = stored.iter().map(riffle_store::Record::size_bytes).sum();
         if enforce {
             shard.traffic.lock().charge_read(now, bytes);
         }
-        let bounds = shard.log.bounds();
+        let bounds = log.bounds();
         // Everything left has expired (or nothing is left): skip to the end,
         // so a closed shard's reader still reaches its ChildShards.
         let all_expired = bounds.last_arrival.is_none_or(|last| last < cutoff);

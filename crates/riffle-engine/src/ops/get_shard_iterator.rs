@@ -88,8 +88,8 @@ impl Engine {
         let account = self.inner.config.account.as_str();
         let shard_id = shard.id;
         let offset = match start {
-            IteratorStart::TrimHorizon => shard.log.bounds().start,
-            IteratorStart::Latest => shard.log.bounds().end,
+            IteratorStart::TrimHorizon => shard.log()?.bounds().start,
+            IteratorStart::Latest => shard.log()?.bounds().end,
             IteratorStart::AtTimestamp(at) => {
                 let at = *at;
                 if at > now {
@@ -98,7 +98,7 @@ impl Engine {
                         at.0, now.0
                     )));
                 }
-                shard.log.offset_at_time(at)?
+                shard.log()?.offset_at_time(at)?
             }
             IteratorStart::AtSequenceNumber(text) | IteratorStart::AfterSequenceNumber(text) => {
                 let invalid = |suffix: &str| {

@@ -196,7 +196,7 @@ impl Engine {
                     partition_key: entries[i].partition_key.unwrap_or_default(),
                     data: entries[i].data,
                 }));
-                match shard.log.append(&batch, now) {
+                match shard.log().and_then(|log| log.append(&batch, now)) {
                     Ok(appended) => {
                         for (k, &i) in members.iter().enumerate() {
                             let sequence = shard.sequence_number(appended.first_offset + k as u64);

@@ -69,8 +69,9 @@ impl Plan<'_> {
     fn close(&mut self, index: u32) -> EngineResult<()> {
         let end_offset = match self.state.shards.get(index as usize) {
             Some(shard) => {
-                shard.log.sync()?;
-                shard.log.next_offset()
+                let log = shard.log()?;
+                log.sync()?;
+                log.next_offset()
             }
             // A shard created earlier in this same plan has never been written.
             None => 0,
@@ -223,7 +224,7 @@ impl Engine {
         record.updating_until_ms =
             (config.create_delay_ms > 0).then_some(now.0 + config.create_delay_ms);
         // Open the children's logs first: if that fails, nothing was persisted.
-        let new_shards = state.open_new_shards(&record, &*self.inner.logs)?;
+        let new_shards = state.open_new_shards(&record, &self.inner.logs)?;
         self.inner.meta.save_stream(&record)?;
         state.install(record, new_shards);
         stream.reshards.record(trigger, splits, merges);

@@ -156,7 +156,7 @@ impl Engine {
                 .ok_or_else(|| not_found(shard_id))?;
             (
                 self.start_offset(&stream, shard, &start, now, "SubscribeToShard")?,
-                shard.log.watch_commits(),
+                shard.log()?.watch_commits(),
             )
         };
 
@@ -297,10 +297,9 @@ impl Subscription {
         }
         let shard = state.shard(self.shard, now).ok_or_else(not_found)?;
         let cutoff = state.retention_cutoff(now);
-        let stored = shard
-            .log
-            .read(self.offset, GET_RECORDS_LIMIT_MAX, EVENT_BYTES_MAX, cutoff)?;
-        let bounds = shard.log.bounds();
+        let log = shard.log()?;
+        let stored = log.read(self.offset, GET_RECORDS_LIMIT_MAX, EVENT_BYTES_MAX, cutoff)?;
+        let bounds = log.bounds();
         if let Some(last) = stored.last() {
             self.offset = last.offset + 1;
         } else if bounds.last_arrival.is_none_or(|last| last < cutoff) {

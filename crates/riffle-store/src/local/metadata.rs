@@ -35,12 +35,33 @@ impl RedbMetadataStore {
     pub fn open(data_dir: &Path) -> Result<RedbMetadataStore, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
         let db = Database::create(data_dir.join("metadata.redb")).map_err(StoreError::metadata)?;
-        let txn = db.begin_write().map_err(StoreError::metadata)?;
-        txn.open_table(STREAMS).map_err(StoreError::metadata)?;
-        txn.open_table(SECRETS).map_err(StoreError::metadata)?;
-        txn.open_table(SETTINGS).map_err(StoreError::metadata)?;
-        txn.commit().map_err(StoreError::metadata)?;
-        Ok(RedbMetadataStore { db })
+        let store = RedbMetadataStore { db };
+        // Only a new database needs its tables created: a commit is a
+        // device flush or two, on the way to the first answered request.
+        let read = store.db.begin_read().map_err(StoreError::metadata)?;
+        let missing = [STREAMS, SECRETS, SETTINGS]
+            .into_iter()
+            .any(|table| read.open_table(table).is_err());
+        drop(read);
+        if missing {
+            let txn = store.begin_write()?;
+            for table in [STREAMS, SECRETS, SETTINGS] {
+                txn.open_table(table).map_err(StoreError::metadata)?;
+            }
+            txn.commit().map_err(StoreError::metadata)?;
+        }
+        Ok(store)
+    }
+
+    /// A write transaction that records redb's allocator state as it
+    /// commits, so that opening the file after a crash loads that state
+    /// instead of walking every table to rebuild it (a "repair", and a
+    /// commit, on the way to the first answered request). Metadata changes
+    /// are rare; the extra flush of a two-phase commit is cheap there.
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let mut txn = self.db.begin_write().map_err(StoreError::metadata)?;
+        txn.set_quick_repair(true);
+        Ok(txn)
     }
 }
 
@@ -58,7 +79,7 @@ impl MetadataStore for RedbMetadataStore {
 
     fn save_stream(&self, stream: &StreamRecord) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(stream).map_err(StoreError::metadata)?;
-        let txn = self.db.begin_write().map_err(StoreError::metadata)?;
+        let txn = self.begin_write()?;
         {
             let mut table = txn.open_table(STREAMS).map_err(StoreError::metadata)?;
             table
@@ -69,7 +90,7 @@ impl MetadataStore for RedbMetadataStore {
     }
 
     fn delete_stream(&self, name: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(StoreError::metadata)?;
+        let txn = self.begin_write()?;
         {
             let mut table = txn.open_table(STREAMS).map_err(StoreError::metadata)?;
             table.remove(name).map_err(StoreError::metadata)?;
@@ -91,7 +112,7 @@ impl MetadataStore for RedbMetadataStore {
 
     fn save_account_settings(&self, settings: &AccountSettingsRecord) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(settings).map_err(StoreError::metadata)?;
-        let txn = self.db.begin_write().map_err(StoreError::metadata)?;
+        let txn = self.begin_write()?;
         {
             let mut table = txn.open_table(SETTINGS).map_err(StoreError::metadata)?;
             table
@@ -106,7 +127,15 @@ impl MetadataStore for RedbMetadataStore {
         name: &str,
         create: &mut dyn FnMut() -> Vec<u8>,
     ) -> Result<Vec<u8>, StoreError> {
-        let txn = self.db.begin_write().map_err(StoreError::metadata)?;
+        // Read first: every start asks, and only the first one writes.
+        {
+            let read = self.db.begin_read().map_err(StoreError::metadata)?;
+            let table = read.open_table(SECRETS).map_err(StoreError::metadata)?;
+            if let Some(secret) = table.get(name).map_err(StoreError::metadata)? {
+                return Ok(secret.value().to_vec());
+            }
+        }
+        let txn = self.begin_write()?;
         let secret = {
             let mut table = txn.open_table(SECRETS).map_err(StoreError::metadata)?;
             let existing = table
