@@ -13,6 +13,7 @@
 //! - [`journal`]: group commit in `sync` mode: one file flush per round for
 //!   every shard, checkpoints, and replay after a crash.
 //! - [`syncer`]: the `interval` mode's sync thread.
+//! - [`tail`]: the newest batches of shards being read at their tip, in memory.
 //! - [`metadata`]: the redb metadata store.
 //!
 //! See `docs/storage.md` for the format and the durability argument.
@@ -23,6 +24,7 @@ pub mod metadata;
 pub mod segment;
 pub mod shard;
 pub mod syncer;
+mod tail;
 
 use std::collections::HashMap;
 use std::fs;
@@ -39,6 +41,7 @@ use journal::Journal;
 pub use metadata::RedbMetadataStore;
 pub use shard::LocalShardLog;
 use syncer::Syncer;
+use tail::TailBudget;
 
 /// What makes a log's appends durable, per [`Durability`].
 #[derive(Clone, Debug)]
@@ -78,6 +81,10 @@ pub struct LocalConfig {
     /// while it has entries (a restart after a crash replays at most about
     /// this much traffic). A journal file that passes 64 MiB is retired at once.
     pub checkpoint_interval: Duration,
+    /// What all shards together may keep of their newest batches for
+    /// readers at the tip (each shard at most 1 MiB, and only while it is
+    /// being tailed). 0 turns the tail cache off.
+    pub tail_cache_bytes: usize,
 }
 
 impl Default for LocalConfig {
@@ -86,6 +93,7 @@ impl Default for LocalConfig {
             durability: Durability::Sync,
             segment_bytes: 64 * 1024 * 1024,
             checkpoint_interval: Duration::from_secs(1),
+            tail_cache_bytes: 32 << 20,
         }
     }
 }
@@ -96,6 +104,7 @@ pub struct LocalLogStore {
     root: PathBuf,
     config: LocalConfig,
     committer: Committer,
+    tail_budget: Arc<TailBudget>,
     /// Open shard logs, so two opens of one shard share one writer.
     open: Mutex<HashMap<ShardKey, Slot>>,
     /// Signalled when a log being opened is open (or failed to open).
@@ -150,6 +159,7 @@ impl LocalLogStore {
         };
         Ok(LocalLogStore {
             root,
+            tail_budget: TailBudget::new(config.tail_cache_bytes),
             config,
             committer,
             open: Mutex::new(HashMap::new()),
@@ -184,7 +194,13 @@ impl LogStore for LocalLogStore {
         open.insert(key, Slot::Opening);
         drop(open);
         let dir = shard_dir(&self.root, key);
-        let opened = LocalShardLog::open(key, dir, self.config.clone(), self.committer.clone());
+        let opened = LocalShardLog::open(
+            key,
+            dir,
+            self.config.clone(),
+            self.committer.clone(),
+            self.tail_budget.clone(),
+        );
         let mut open = self.open.lock();
         match &opened {
             Ok(log) => open.insert(key, Slot::Open(log.clone())),

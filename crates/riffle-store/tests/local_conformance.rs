@@ -546,3 +546,59 @@ fn concurrent_opens_of_one_shard_share_one_log() {
         ));
     }
 }
+
+/// Once a reader has caught up with a shard, the batches appended next are
+/// kept in memory and served from there. Shown by damaging the segment under
+/// them: the tip still reads (from memory) while an older offset, and a
+/// store with the cache off, report the damage.
+#[tokio::test]
+async fn readers_at_the_tip_are_served_from_memory_and_others_from_the_segment() {
+    for mode in MODES {
+        for tail_cache_bytes in [32 << 20, 0] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = LocalLogStore::open(
+                dir.path(),
+                LocalConfig {
+                    durability: mode,
+                    tail_cache_bytes,
+                    ..LocalConfig::default()
+                },
+            )
+            .unwrap();
+            let log = store.open_shard(KEY).unwrap();
+            append_one(&*log, b"before anyone tails").await;
+            // Nobody had read the tip, so offset 0 was not kept; this read
+            // reaches the tip.
+            assert_eq!(log.read(0, 10, usize::MAX, Millis(0)).unwrap().len(), 1);
+            append_one(&*log, b"while tailed").await;
+
+            let segment = &segment_files(dir.path())[0];
+            let damaged: Vec<u8> = std::fs::read(segment)
+                .unwrap()
+                .iter()
+                .map(|b| b ^ 0xff)
+                .collect();
+            std::fs::write(segment, damaged).unwrap();
+
+            let tip = log.read(1, 10, usize::MAX, Millis(0));
+            if tail_cache_bytes > 0 {
+                let tip = tip.unwrap();
+                assert_eq!(tip.len(), 1, "{mode:?}");
+                assert_eq!(&tip[0].data[..], b"while tailed");
+                assert_eq!(tip[0].offset, 1);
+            } else {
+                assert!(
+                    matches!(tip, Err(riffle_store::StoreError::Corrupt { .. })),
+                    "{mode:?}: without the cache the tip comes from the segment: {tip:?}"
+                );
+            }
+            assert!(
+                matches!(
+                    log.read(0, 10, usize::MAX, Millis(0)),
+                    Err(riffle_store::StoreError::Corrupt { .. })
+                ),
+                "{mode:?}: offset 0 was never cached"
+            );
+        }
+    }
+}

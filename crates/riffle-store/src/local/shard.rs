@@ -7,13 +7,15 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use riffle_model::Millis;
 use tokio::sync::{oneshot, watch};
 
-use super::batch::{self, Take};
+use super::batch::{self, BatchHeader, Take};
 use super::journal::Commit;
 use super::segment::{self, BatchCursor, Segment, SegmentView, Tail};
+use super::tail::{TailBudget, TailCache, TipReads};
 use super::{Committer, LocalConfig};
 use crate::error::StoreError;
 use crate::log::{Appended, Durability, Durable, LogBounds, ShardKey, ShardLog};
@@ -52,6 +54,9 @@ pub struct LocalShardLog {
     /// them, three per shard).
     entries_durable: AtomicBool,
     state: Mutex<ShardState>,
+    /// When a reader last had everything committed: while recent, the
+    /// newest batches are kept in memory (`ShardState::tail`).
+    tip_reads: TipReads,
     /// Publishes the committed end to readers waiting for new records.
     commits: watch::Sender<u64>,
     /// Serialises syncs of this log (see `sync_now`).
@@ -74,6 +79,8 @@ struct ShardState {
     /// unknowable (fsyncgate), so the log refuses further writes.
     poisoned: bool,
     encode_buf: Vec<u8>,
+    /// The newest batches, for readers at the tip.
+    tail: TailCache,
 }
 
 impl ShardState {
@@ -104,6 +111,7 @@ impl LocalShardLog {
         dir: PathBuf,
         config: LocalConfig,
         committer: Committer,
+        tail_budget: Arc<TailBudget>,
     ) -> Result<Arc<LocalShardLog>, StoreError> {
         // An existing log is listed straight away (startup opens thousands);
         // a new one is created, its directory entries made durable by its
@@ -170,6 +178,7 @@ impl LocalShardLog {
             waiters: VecDeque::new(),
             poisoned: false,
             encode_buf: Vec::new(),
+            tail: TailCache::new(tail_budget),
         };
         Ok(Arc::new_cyclic(|this| LocalShardLog {
             key,
@@ -179,6 +188,7 @@ impl LocalShardLog {
             this: this.clone(),
             queued_for_sync: AtomicBool::new(false),
             entries_durable: AtomicBool::new(entries_durable),
+            tip_reads: TipReads::default(),
             commits: watch::Sender::new(committed_end),
             sync_lock: Mutex::new(()),
             state: Mutex::new(state),
@@ -456,6 +466,14 @@ fn recover_segment(path: PathBuf, base: u64, sealed: bool) -> Result<Segment, St
     Ok(recovered)
 }
 
+/// Where a read finds its batches.
+enum Source {
+    /// The shard's tail cache, which reaches back to the read's start.
+    Tail(Vec<(BatchHeader, Bytes)>),
+    /// The segment files.
+    Segments(Vec<SegmentView>),
+}
+
 /// One planned sync: see [`LocalShardLog::plan_sync`].
 struct SyncPlan {
     target_end: u64,
@@ -484,7 +502,7 @@ impl ShardLog for LocalShardLog {
         let in_place_pending = state.in_place_end > state.committed_end;
         let mut buf = std::mem::take(&mut state.encode_buf);
         batch::encode(records, first_offset, arrival, &mut buf);
-        let header = batch::BatchHeader::parse(&buf).expect("freshly encoded header is valid");
+        let header = BatchHeader::parse(&buf).expect("freshly encoded header is valid");
         let active = state.active();
         let position = active.len;
         active
@@ -513,7 +531,10 @@ impl ShardLog for LocalShardLog {
         let writeback = (matches!(self.committer, Committer::Journal(_))
             && journal.is_none()
             && buf.len() >= EARLY_WRITEBACK_BYTES)
-            .then(|| (active.file.clone(), position, buf.len()));
+            .then(|| (segment_file.clone(), position, buf.len()));
+        // Every append is cached or empties the cache, which so stays
+        // contiguous up to the end of the log.
+        state.tail.appended(&self.tip_reads, &header, &buf);
 
         let durable = match &self.committer {
             Committer::Journal(_) => {
@@ -577,59 +598,90 @@ impl ShardLog for LocalShardLog {
         max_bytes: usize,
         not_before: Millis,
     ) -> Result<Vec<Record>, StoreError> {
-        let (views, committed_end) = {
+        let (source, from, committed_end) = {
             let state = self.state.lock();
             let start = state.segments.first().map_or(0, |s| s.base_offset);
             let from = from.max(start);
             if from >= state.committed_end || max_records == 0 {
+                if from >= state.committed_end {
+                    self.tip_reads.mark();
+                }
                 return Ok(Vec::new());
             }
-            let first = state
-                .segments
-                .partition_point(|s| s.base_offset <= from)
-                .saturating_sub(1);
-            (
-                self.views_from(&state, |s| s.position_for_offset(from), first),
-                state.committed_end,
-            )
+            let source = match state.tail.batches_from(from, state.committed_end) {
+                Some(batches) => Source::Tail(batches),
+                None => {
+                    let first = state
+                        .segments
+                        .partition_point(|s| s.base_offset <= from)
+                        .saturating_sub(1);
+                    Source::Segments(self.views_from(
+                        &state,
+                        |s| s.position_for_offset(from),
+                        first,
+                    ))
+                }
+            };
+            (source, from, state.committed_end)
         };
         let mut out = Vec::new();
         let mut bytes = 0usize;
         let mut taken = 0usize;
-        for view in &views {
-            let mut cursor = BatchCursor::new(view);
-            while let Some((header, batch_bytes)) = cursor.next_batch()? {
-                if header.end_offset() <= from || header.arrival < not_before {
-                    continue;
-                }
-                let stopped = batch::decode_records(
-                    &batch_bytes,
-                    &header,
-                    |record| {
-                        if record.offset < from {
-                            Take::Skip
-                        } else if record.offset >= committed_end
-                            || taken >= max_records
-                            || out_len_reached(bytes, record.size_bytes(), max_bytes)
-                        {
-                            Take::Stop
-                        } else {
-                            bytes += record.size_bytes();
-                            taken += 1;
-                            Take::Yes
-                        }
-                    },
-                    &mut out,
-                )
-                .ok_or_else(|| StoreError::Corrupt {
-                    path: view.path.clone(),
-                    position: 0,
-                    reason: "record framing",
-                })?;
-                if stopped || out.len() >= max_records {
-                    return Ok(out);
+        // Takes what the request wants of one batch; true once it has all.
+        let mut take_batch = |header: &BatchHeader, batch_bytes: &Bytes, path: &PathBuf| {
+            if header.end_offset() <= from || header.arrival < not_before {
+                return Ok(false);
+            }
+            let stopped = batch::decode_records(
+                batch_bytes,
+                header,
+                |record| {
+                    if record.offset < from {
+                        Take::Skip
+                    } else if record.offset >= committed_end
+                        || taken >= max_records
+                        || out_len_reached(bytes, record.size_bytes(), max_bytes)
+                    {
+                        Take::Stop
+                    } else {
+                        bytes += record.size_bytes();
+                        taken += 1;
+                        Take::Yes
+                    }
+                },
+                &mut out,
+            )
+            .ok_or_else(|| StoreError::Corrupt {
+                path: path.clone(),
+                position: 0,
+                reason: "record framing",
+            })?;
+            Ok::<_, StoreError>(stopped || out.len() >= max_records)
+        };
+        match &source {
+            Source::Tail(batches) => {
+                for (header, batch_bytes) in batches {
+                    if take_batch(header, batch_bytes, &self.dir)? {
+                        break;
+                    }
                 }
             }
+            Source::Segments(views) => {
+                'views: for view in views {
+                    let mut cursor = BatchCursor::new(view);
+                    while let Some((header, batch_bytes)) = cursor.next_batch()? {
+                        if take_batch(&header, &batch_bytes, &view.path)? {
+                            break 'views;
+                        }
+                    }
+                }
+            }
+        }
+        if out
+            .last()
+            .is_some_and(|last| last.offset + 1 >= committed_end)
+        {
+            self.tip_reads.mark();
         }
         Ok(out)
     }
@@ -683,6 +735,8 @@ impl ShardLog for LocalShardLog {
 
     fn expire_before(&self, cutoff: Millis) -> Result<(), StoreError> {
         let mut state = self.state.lock();
+        // Runs every minute or so: a good time to let go of a cold tail.
+        state.tail.clear_if_cold(&self.tip_reads);
         let sealed = state.segments.len() - 1;
         let expired = state.segments[..sealed]
             .iter()
