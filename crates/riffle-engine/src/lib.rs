@@ -188,7 +188,7 @@ impl Engine {
         }
         let mut streams = Streams::default();
         for record in live {
-            streams.insert(Arc::new(Stream::open(record, &logs, false)?));
+            streams.insert(Arc::new(Stream::open(record, &logs)?));
         }
         tracing::info!(streams = streams.by_name.len(), "engine opened");
         let engine = Engine {
@@ -428,6 +428,9 @@ impl Engine {
                         // One shard per lock hold: a writer waiting on this
                         // stream waits for one recovery, not for all of them.
                         let state = stream.state.read();
+                        if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
+                            continue;
+                        }
                         if let Err(err) = state.shards[*index].log() {
                             tracing::error!(stream = %stream.name, shard = %state.shards[*index].id, error = %err, "could not recover the shard's log");
                         }

@@ -771,6 +771,15 @@ async fn closed_shards_disappear_after_retention_and_their_logs_are_deleted() {
     engine
         .split_shard(&stream("aging"), "shardId-000000000000", 1u128 << 127)
         .unwrap();
+    // The children's logs are created by their first records.
+    for key in [0, u128::MAX] {
+        let entry = PutEntry {
+            partition_key: Some("k"),
+            explicit_hash_key: Some(riffle_model::HashKey(key)),
+            data: b"new",
+        };
+        engine.put_record(&stream("aging"), entry).await.unwrap();
+    }
     let listed = |engine: &Engine| {
         engine
             .list_shards(

@@ -25,6 +25,8 @@ pub enum StoreError {
     Poisoned { path: PathBuf },
     #[error("the store is shutting down")]
     ShuttingDown,
+    #[error("the shard's stream was deleted")]
+    StreamDeleted,
 }
 
 impl StoreError {
