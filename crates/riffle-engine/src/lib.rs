@@ -157,7 +157,9 @@ impl Engine {
     /// Opens the engine on the given stores, loading every stream.
     /// Streams whose deletion was under way when the server stopped are
     /// finished off now. Open shards' logs are recovered at first use, or
-    /// by [`Engine::recover_logs`].
+    /// by [`Engine::recover_logs`]; the retention sweep run here covers the
+    /// logs opened so far (closed shards'), and `recover_logs` sweeps the
+    /// rest once it has opened them.
     ///
     /// # Errors
     /// The metadata could not be read or a closed shard's log could not be
@@ -202,6 +204,8 @@ impl Engine {
                 subscriptions: ops::subscribe::Subscriptions::default(),
             }),
         };
+        // Reclaim what expired while the server was down.
+        engine.enforce_retention();
         Ok(engine)
     }
 
@@ -350,8 +354,8 @@ impl Engine {
     }
 
     /// Deletes stored data older than each stream's retention period:
-    /// expired segments of every shard, and the whole log of a closed shard
-    /// whose records have all expired.
+    /// expired segments of every shard whose log is open, and the whole log
+    /// of a closed shard whose records have all expired.
     pub fn enforce_retention(&self) {
         let now = self.now();
         let streams = self.all_streams();
@@ -360,7 +364,10 @@ impl Engine {
                 let state = stream.state.read();
                 let cutoff = state.retention_cutoff(now);
                 for shard in state.shards.iter().filter(|s| !s.expired(cutoff)) {
-                    if let Err(err) = shard.log().and_then(|log| log.expire_before(cutoff)) {
+                    let Some(log) = shard.opened_log() else {
+                        continue;
+                    };
+                    if let Err(err) = log.expire_before(cutoff) {
                         tracing::error!(stream = %stream.name, shard = %shard.id, error = %err, "retention sweep failed");
                     }
                 }
@@ -405,7 +412,7 @@ impl Engine {
     }
 
     /// Recovers every shard log not used yet, on every core, then reclaims
-    /// what expired while the server was down. `riffle serve` runs this in
+    /// what expired in them while the server was down. `riffle serve` runs this in
     /// the background once it is listening: requests are answered at once,
     /// and a request that needs a log first recovers that one itself.
     /// A log that cannot be recovered is logged; requests for its shard

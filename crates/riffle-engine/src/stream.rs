@@ -70,10 +70,15 @@ pub(crate) struct Shard {
 /// which `riffle serve` runs in the background once it is listening. So a
 /// restart answers before it has recovered every log (with 1,000 shards
 /// that was most of startup, about 50 µs of system calls each), and
-/// creating a 10,000-shard stream or splitting a shard touches no files
+/// creating a stream, or the children of a split, touches no files
 /// (CreateStream with 10,000 shards spent 0.6 s creating them, holding the
 /// streams lock). Closed shards are opened at once: their log's length
-/// tells whether retention already deleted it.
+/// tells whether retention already deleted it, so one that cannot be
+/// opened still fails startup.
+///
+/// A request that is first to use a log after a restart recovers it on its
+/// own thread (a scan of the active segment); the background recovery
+/// usually gets there first.
 #[derive(Debug)]
 pub(crate) enum LogSlot {
     Open(Arc<dyn ShardLog>),
@@ -88,6 +93,16 @@ pub(crate) enum LogSlot {
 }
 
 impl LogSlot {
+    /// The log if it has been opened: what the retention sweep looks at
+    /// (a log not opened since the start has nothing new to expire, and
+    /// opening it to look would create every unused shard's files).
+    fn opened(&self) -> Option<&Arc<dyn ShardLog>> {
+        match self {
+            LogSlot::Open(log) => Some(log),
+            LogSlot::Deferred { log, .. } => log.get(),
+        }
+    }
+
     /// The log, recovered first if this is its first use. A failure (say,
     /// a damaged segment) fails this request and is retried by the next.
     /// Called under the stream's state lock (a `Shard` lives behind it),
@@ -163,6 +178,11 @@ impl Shard {
     /// The log could not be recovered.
     pub(crate) fn log(&self) -> Result<&Arc<dyn ShardLog>, StoreError> {
         self.log_slot.get()
+    }
+
+    /// The shard's log if it has been opened (see [`LogSlot::opened`]).
+    pub(crate) fn opened_log(&self) -> Option<&Arc<dyn ShardLog>> {
+        self.log_slot.opened()
     }
 
     /// The sequence number of the record at log offset `offset`. Numbers
@@ -487,6 +507,8 @@ mod tests {
             .unwrap();
         let logs = dir.path().join("logs");
         assert_eq!(entries(&logs), 0, "creating a stream touches no files");
+        engine.enforce_retention();
+        assert_eq!(entries(&logs), 0, "nor does the retention sweep");
 
         let stream = engine.inner.streams.read().by_name[&name].clone();
         let stream_dir = logs.join(format!("{:016x}", stream.uid));

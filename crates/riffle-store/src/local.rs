@@ -181,6 +181,26 @@ impl LocalLogStore {
     }
 }
 
+/// Settles an opening log's slot when dropped: open, or removed (after an
+/// error or a panic); then wakes the opens waiting for it.
+struct Settle<'a> {
+    store: &'a LocalLogStore,
+    key: ShardKey,
+    log: Option<Arc<LocalShardLog>>,
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        let mut open = self.store.open.lock();
+        match self.log.take() {
+            Some(log) => open.insert(self.key, Slot::Open(log)),
+            None => open.remove(&self.key),
+        };
+        drop(open);
+        self.store.opened.notify_all();
+    }
+}
+
 impl LogStore for LocalLogStore {
     fn open_shard(&self, key: ShardKey) -> Result<Arc<dyn ShardLog>, StoreError> {
         let mut open = self.open.lock();
@@ -193,22 +213,24 @@ impl LogStore for LocalLogStore {
         }
         open.insert(key, Slot::Opening);
         drop(open);
+        // Whatever happens below, even a panic, the marker goes and the
+        // waiters wake: a marker left behind would block every later open
+        // of the shard, in requests that hold their stream's lock.
+        let mut settle = Settle {
+            store: self,
+            key,
+            log: None,
+        };
         let dir = shard_dir(&self.root, key);
-        let opened = LocalShardLog::open(
+        let log = LocalShardLog::open(
             key,
             dir,
             self.config.clone(),
             self.committer.clone(),
             self.tail_budget.clone(),
-        );
-        let mut open = self.open.lock();
-        match &opened {
-            Ok(log) => open.insert(key, Slot::Open(log.clone())),
-            Err(_) => open.remove(&key),
-        };
-        drop(open);
-        self.opened.notify_all();
-        Ok(opened?)
+        )?;
+        settle.log = Some(log.clone());
+        Ok(log)
     }
 
     fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {

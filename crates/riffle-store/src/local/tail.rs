@@ -72,7 +72,8 @@ impl TipReads {
     fn warm(&self) -> bool {
         match self.0.load(Ordering::Relaxed) {
             0 => false,
-            marked => now_ms() + 1 - marked < WARM_FOR_MS,
+            // Another thread may have marked a later time than this one read.
+            marked => (now_ms() + 1).saturating_sub(marked) < WARM_FOR_MS,
         }
     }
 }
