@@ -190,7 +190,7 @@ impl Engine {
         }
         let mut streams = Streams::default();
         for record in live {
-            streams.insert(Arc::new(Stream::open(record, &logs)?));
+            streams.insert(Arc::new(Stream::open(record, &logs, false)?));
         }
         tracing::info!(streams = streams.by_name.len(), "engine opened");
         let engine = Engine {
@@ -409,6 +409,23 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Runs [`Engine::recover_logs`] on a thread of its own, unless there
+    /// is no stream (an empty server then starts no thread, and keeps no
+    /// allocator arena for one).
+    ///
+    /// # Errors
+    /// The thread could not be started.
+    pub fn recover_logs_in_background(&self) -> std::io::Result<()> {
+        if self.inner.streams.read().by_uid.is_empty() {
+            return Ok(());
+        }
+        let engine = self.clone();
+        std::thread::Builder::new()
+            .name("riffle-recover".to_owned())
+            .spawn(move || engine.recover_logs())?;
+        Ok(())
     }
 
     /// Recovers every shard log not used yet, on every core, then reclaims

@@ -1,6 +1,8 @@
 //! Micro-benchmarks of the local log's hot paths, without fsync (so they
 //! measure framing, CRC and indexing rather than the disk): appending a
-//! PutRecords-sized batch, and reading a page from the start.
+//! PutRecords-sized batch, reading a page from the start, and a reader at
+//! the tip reading each small batch as it is appended, with the tail cache
+//! and without.
 //!
 //!     cargo bench -p riffle-store --bench log
 
@@ -15,12 +17,21 @@ fn store() -> (
     tempfile::TempDir,
     std::sync::Arc<dyn riffle_store::ShardLog>,
 ) {
+    store_with(LocalConfig::default())
+}
+
+fn store_with(
+    config: LocalConfig,
+) -> (
+    tempfile::TempDir,
+    std::sync::Arc<dyn riffle_store::ShardLog>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalLogStore::open(
         dir.path(),
         LocalConfig {
             durability: Durability::None,
-            ..LocalConfig::default()
+            ..config
         },
     )
     .unwrap();
@@ -79,5 +90,39 @@ fn read(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, append, read);
+fn read_at_tip(c: &mut Criterion) {
+    let mut group = c.benchmark_group("log");
+    group.throughput(Throughput::Elements(1));
+    for (name, tail_cache_bytes) in [
+        (
+            "append_then_read_at_tip_cached",
+            LocalConfig::default().tail_cache_bytes,
+        ),
+        ("append_then_read_at_tip_uncached", 0),
+    ] {
+        let (_dir, log) = store_with(LocalConfig {
+            tail_cache_bytes,
+            ..LocalConfig::default()
+        });
+        let data = vec![b'x'; 100];
+        let one = [NewRecord {
+            partition_key: "key",
+            data: &data,
+        }];
+        // The reader reaches the tip once, so the shard counts as tailed.
+        log.read(0, 1, 1 << 20, Millis(0)).unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let appended = log.append(&one, Millis(1_795_000_000_000)).unwrap();
+                let records = log
+                    .read(black_box(appended.first_offset), 100, 1 << 20, Millis(0))
+                    .unwrap();
+                assert_eq!(records.len(), 1);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, append, read, read_at_tip);
 criterion_main!(benches);

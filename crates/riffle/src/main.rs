@@ -183,10 +183,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Requests are answered from here on; shard logs not yet used are
     // recovered meanwhile (a request that needs one sooner recovers it).
-    let recovering = engine.clone();
-    std::thread::Builder::new()
-        .name("riffle-recover".to_owned())
-        .spawn(move || recovering.recover_logs())
+    engine
+        .recover_logs_in_background()
         .context("starting log recovery")?;
     let tls = match (
         args.tls_listen,

@@ -108,7 +108,7 @@ impl Engine {
             shard_count_updates_ms: Vec::new(),
             mode_switches_ms: Vec::new(),
         };
-        let stream = Stream::open(record.clone(), &self.inner.logs)?;
+        let stream = Stream::open(record.clone(), &self.inner.logs, true)?;
         self.inner.meta.save_stream(&record)?;
         tracing::info!(stream = %request.name, shards = request.shard_count, "stream created");
         streams.insert(Arc::new(stream));

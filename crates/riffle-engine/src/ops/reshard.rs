@@ -223,7 +223,7 @@ impl Engine {
         }
         record.updating_until_ms =
             (config.create_delay_ms > 0).then_some(now.0 + config.create_delay_ms);
-        // The children's logs are created at their first use.
+        // Open the children's logs first: if that fails, nothing was persisted.
         let new_shards = state.open_new_shards(&record, &self.inner.logs, &stream.removed)?;
         self.inner.meta.save_stream(&record)?;
         state.install(record, new_shards);
