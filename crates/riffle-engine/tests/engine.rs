@@ -217,11 +217,15 @@ fn a_stream_being_deleted_when_the_server_stopped_is_gone_after_restart() {
     ));
 }
 
-/// A log store whose one shard refuses every append, to show that
-/// PutRecords reports failures per record and still stores the rest.
+/// A log store with faults: a shard that refuses every append (PutRecords
+/// reports failures per record and still stores the rest), and a shard
+/// whose log cannot be opened.
 mod failing {
     use std::path::PathBuf;
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use parking_lot::Mutex;
 
     use riffle_model::Millis;
     use riffle_store::local::LocalLogStore;
@@ -267,58 +271,34 @@ mod failing {
         }
     }
 
+    pub(super) const NO_SHARD: u32 = u32::MAX;
+
+    /// The local store, with faults: appends to `failing_shard` fail, and
+    /// opening `refuse_open` fails as a damaged segment would. Records which
+    /// shard logs it opened.
     #[derive(Debug)]
-    pub(super) struct FailingLogs {
+    pub(super) struct TestLogs {
         pub(super) inner: LocalLogStore,
         pub(super) failing_shard: u32,
-    }
-
-    impl LogStore for FailingLogs {
-        fn open_shard(&self, key: ShardKey) -> Result<Arc<dyn ShardLog>, StoreError> {
-            let log = self.inner.open_shard(key)?;
-            Ok(if key.shard_index == self.failing_shard {
-                Arc::new(FailingShard(log))
-            } else {
-                log
-            })
-        }
-        fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
-            self.inner.remove_stream(stream_uid)
-        }
-        fn sync_all(&self) -> Result<(), StoreError> {
-            self.inner.sync_all()
-        }
-        fn remove_shard(&self, key: ShardKey) -> Result<(), StoreError> {
-            self.inner.remove_shard(key)
-        }
-    }
-}
-
-/// A log store that records which shard logs it opened, and can refuse to
-/// open one as a damaged segment would.
-mod recovering {
-    use std::path::PathBuf;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    use parking_lot::Mutex;
-    use riffle_store::local::LocalLogStore;
-    use riffle_store::{LogStore, ShardKey, ShardLog, StoreError};
-
-    pub(super) const REFUSE_NONE: u32 = u32::MAX;
-
-    #[derive(Debug)]
-    pub(super) struct WatchedLogs {
-        pub(super) inner: LocalLogStore,
+        pub(super) refuse_open: AtomicU32,
         /// Shard indexes whose logs were opened, in order.
         pub(super) opened: Mutex<Vec<u32>>,
-        /// The shard index whose log fails to open, or [`REFUSE_NONE`].
-        pub(super) refuse: AtomicU32,
     }
 
-    impl LogStore for WatchedLogs {
+    impl TestLogs {
+        pub(super) fn new(inner: LocalLogStore, failing_shard: u32, refuse_open: u32) -> TestLogs {
+            TestLogs {
+                inner,
+                failing_shard,
+                refuse_open: refuse_open.into(),
+                opened: Mutex::default(),
+            }
+        }
+    }
+
+    impl LogStore for TestLogs {
         fn open_shard(&self, key: ShardKey) -> Result<Arc<dyn ShardLog>, StoreError> {
-            if key.shard_index == self.refuse.load(Ordering::SeqCst) {
+            if key.shard_index == self.refuse_open.load(Ordering::SeqCst) {
                 return Err(StoreError::Corrupt {
                     path: PathBuf::from("test"),
                     position: 0,
@@ -327,7 +307,11 @@ mod recovering {
             }
             let log = self.inner.open_shard(key)?;
             self.opened.lock().push(key.shard_index);
-            Ok(log)
+            Ok(if key.shard_index == self.failing_shard {
+                Arc::new(FailingShard(log))
+            } else {
+                log
+            })
         }
         fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
             self.inner.remove_stream(stream_uid)
@@ -374,11 +358,11 @@ async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its
         engine.shutdown().unwrap();
     }
 
-    let logs = Arc::new(recovering::WatchedLogs {
-        inner: LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap(),
-        opened: Default::default(),
-        refuse: 2.into(),
-    });
+    let logs = Arc::new(failing::TestLogs::new(
+        LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap(),
+        failing::NO_SHARD,
+        2,
+    ));
     let meta = Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
     let config = EngineConfig {
         create_delay_ms: 0,
@@ -424,7 +408,7 @@ async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its
     ));
 
     // Once it can be, the background recovery opens it (and no log twice).
-    logs.refuse.store(recovering::REFUSE_NONE, Ordering::SeqCst);
+    logs.refuse_open.store(failing::NO_SHARD, Ordering::SeqCst);
     engine.recover_logs();
     let mut opened = logs.opened.lock().clone();
     opened.sort_unstable();
@@ -458,10 +442,7 @@ async fn put_records_reports_failures_per_record_and_keeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let meta = Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
     let inner = LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap();
-    let logs = Arc::new(failing::FailingLogs {
-        inner,
-        failing_shard: 1,
-    });
+    let logs = Arc::new(failing::TestLogs::new(inner, 1, failing::NO_SHARD));
     let config = EngineConfig {
         create_delay_ms: 0,
         ..EngineConfig::default()
