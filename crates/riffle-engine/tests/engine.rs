@@ -325,10 +325,21 @@ mod failing {
     }
 }
 
+/// PutRecords into `name`: which records failed with an internal error.
+async fn internal_failures(engine: &Engine, name: &str, entries: &[PutEntry<'_>]) -> Vec<bool> {
+    use riffle_engine::ops::put_records::RecordFailure;
+    engine
+        .put_records(&stream(name), entries)
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| matches!(o, Err(RecordFailure::Internal(_))))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its_shard() {
     use riffle_engine::ops::list_shards::ListShardsFrom;
-    use riffle_engine::ops::put_records::RecordFailure;
     use riffle_model::HashKey;
     use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
     use std::sync::Arc;
@@ -386,14 +397,7 @@ async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its
     assert_eq!(listed.shards.len(), 4, "listing needs no log");
 
     // Shard 2's log cannot be recovered: its records fail, the rest land.
-    let outcomes = engine
-        .put_records(&stream("lazy"), &entries(b"after"))
-        .await
-        .unwrap();
-    let failed: Vec<bool> = outcomes
-        .iter()
-        .map(|o| matches!(o, Err(RecordFailure::Internal(_))))
-        .collect();
+    let failed = internal_failures(&engine, "lazy", &entries(b"after")).await;
     assert_eq!(failed, [false, false, true, false]);
     let mut opened = logs.opened.lock().clone();
     opened.sort_unstable();
@@ -434,7 +438,6 @@ async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its
 
 #[tokio::test]
 async fn put_records_reports_failures_per_record_and_keeps_the_rest() {
-    use riffle_engine::ops::put_records::RecordFailure;
     use riffle_model::HashKey;
     use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
     use std::sync::Arc;
@@ -459,14 +462,7 @@ async fn put_records_reports_failures_per_record_and_keeps_the_rest() {
             data: b"d",
         })
         .collect();
-    let outcomes = engine
-        .put_records(&stream("partial"), &entries)
-        .await
-        .unwrap();
-    let failed: Vec<bool> = outcomes
-        .iter()
-        .map(|o| matches!(o, Err(RecordFailure::Internal(_))))
-        .collect();
+    let failed = internal_failures(&engine, "partial", &entries).await;
     assert_eq!(
         failed,
         [false, true, false, true],
