@@ -108,6 +108,9 @@ impl LogSlot {
     /// Called under the stream's state lock (a `Shard` lives behind it),
     /// which the deletion of the stream takes to set `stream_removed`.
     fn get(&self) -> Result<&Arc<dyn ShardLog>, StoreError> {
+        if let Some(log) = self.opened() {
+            return Ok(log);
+        }
         match self {
             LogSlot::Open(log) => Ok(log),
             LogSlot::Deferred {
@@ -116,9 +119,6 @@ impl LogSlot {
                 stream_removed,
                 log,
             } => {
-                if let Some(log) = log.get() {
-                    return Ok(log);
-                }
                 if stream_removed.load(Ordering::Acquire) {
                     return Err(StoreError::StreamDeleted);
                 }
