@@ -26,7 +26,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use rand::RngExt;
 use riffle_model::limits::{ACCOUNT_SHARD_LIMIT_DEFAULT, ON_DEMAND_STREAM_LIMIT_DEFAULT};
 use riffle_model::{AccountId, IteratorKey, Millis, Region, StreamArn, StreamName};
@@ -114,6 +114,12 @@ struct Inner {
     logs: Arc<dyn LogStore>,
     iterator_key: IteratorKey,
     streams: RwLock<Streams>,
+    /// Held by every operation that may add open shards (CreateStream and
+    /// the reshards), from its check of the account's shard limit until the
+    /// shards are in place: the limit is a sum over streams, so two of them
+    /// checking at once could together pass it. Lock order: this, then
+    /// `streams`, then a stream's state.
+    shard_growth: Mutex<()>,
     /// SubscribeToShard leases, one per consumer and shard.
     subscriptions: ops::subscribe::Subscriptions,
 }
@@ -135,6 +141,15 @@ impl Streams {
         self.by_name.insert(stream.name.clone(), stream);
     }
 
+    /// Open shards in every stream but `except` (a stream uid).
+    fn open_shard_count(&self, except: Option<u64>) -> usize {
+        self.by_uid
+            .values()
+            .filter(|s| Some(s.uid) != except)
+            .map(|s| s.state.read().open_shard_count())
+            .sum()
+    }
+
     fn remove(&mut self, stream: &Stream) {
         self.by_uid.remove(&stream.uid);
         self.by_stream_id.remove(&stream.stream_id);
@@ -145,6 +160,21 @@ impl Streams {
         {
             self.by_name.remove(&stream.name);
         }
+    }
+}
+
+/// Runs `work`, which may wait on the disk for a while (creating thousands
+/// of files, a metadata commit, recovering a log), without stalling the
+/// other tasks of the Tokio worker it is called on: on a multi-threaded
+/// runtime the worker hands them to another thread meanwhile. Elsewhere (a
+/// plain thread, a single-threaded test runtime) it simply runs `work`.
+pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 
@@ -201,6 +231,7 @@ impl Engine {
                 logs,
                 iterator_key,
                 streams: RwLock::new(streams),
+                shard_growth: Mutex::new(()),
                 subscriptions: ops::subscribe::Subscriptions::default(),
             }),
         };

@@ -76,9 +76,10 @@ pub(crate) struct Shard {
 /// 10,000-shard stream's first PutRecords paid for making its files, up to
 /// seconds at p99 on a filesystem that had just deleted many files.
 ///
-/// A request that is first to use a log after a restart recovers it on its
-/// own thread (a scan of the active segment); the background recovery
-/// usually gets there first.
+/// A request that is first to use a log after a restart recovers it (a
+/// scan of the active segment) through [`crate::blocking`], so the runtime
+/// worker's other requests move to another thread meanwhile; the
+/// background recovery usually gets there first.
 #[derive(Debug)]
 pub(crate) enum LogSlot {
     Open(Arc<dyn ShardLog>),
@@ -124,7 +125,7 @@ impl LogSlot {
                 }
                 // The store shares one log between concurrent opens, so a
                 // race here only wastes a lookup.
-                let opened = logs.open_shard(*key)?;
+                let opened = crate::blocking(|| logs.open_shard(*key))?;
                 Ok(log.get_or_init(|| opened))
             }
         }

@@ -223,9 +223,10 @@ fn a_stream_being_deleted_when_the_server_stopped_is_gone_after_restart() {
 mod failing {
     use std::path::PathBuf;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
 
-    use parking_lot::Mutex;
+    use parking_lot::{Condvar, Mutex};
 
     use riffle_model::Millis;
     use riffle_store::local::LocalLogStore;
@@ -273,14 +274,54 @@ mod failing {
 
     pub(super) const NO_SHARD: u32 = u32::MAX;
 
-    /// The local store, with faults: appends to `failing_shard` fail, and
-    /// opening `refuse_open` fails as a damaged segment would. Records which
-    /// shard logs it opened.
+    /// While closed, holds every shard-log open, as a slow filesystem would.
+    #[derive(Debug, Default)]
+    pub(super) struct Gate {
+        closed: Mutex<bool>,
+        changed: Condvar,
+        waiting: AtomicUsize,
+    }
+
+    impl Gate {
+        pub(super) fn close(&self) {
+            *self.closed.lock() = true;
+        }
+
+        pub(super) fn open(&self) {
+            *self.closed.lock() = false;
+            self.changed.notify_all();
+        }
+
+        fn pass(&self) {
+            let mut closed = self.closed.lock();
+            if *closed {
+                self.waiting.fetch_add(1, Ordering::SeqCst);
+                while *closed {
+                    self.changed.wait(&mut closed);
+                }
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+
+        /// Returns once an open is held at the gate (panics after 10 s).
+        pub(super) fn wait_for_an_open(&self) {
+            let give_up = Instant::now() + Duration::from_secs(10);
+            while self.waiting.load(Ordering::SeqCst) == 0 {
+                assert!(Instant::now() < give_up, "no log open reached the gate");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// The local store, with faults: appends to `failing_shard` fail,
+    /// opening `refuse_open` fails as a damaged segment would, and opens
+    /// wait while `gate` is closed. Records which shard logs it opened.
     #[derive(Debug)]
     pub(super) struct TestLogs {
         pub(super) inner: LocalLogStore,
         pub(super) failing_shard: u32,
         pub(super) refuse_open: AtomicU32,
+        pub(super) gate: Gate,
         /// Shard indexes whose logs were opened, in order.
         pub(super) opened: Mutex<Vec<u32>>,
     }
@@ -291,6 +332,7 @@ mod failing {
                 inner,
                 failing_shard,
                 refuse_open: refuse_open.into(),
+                gate: Gate::default(),
                 opened: Mutex::default(),
             }
         }
@@ -298,6 +340,7 @@ mod failing {
 
     impl LogStore for TestLogs {
         fn open_shard(&self, key: ShardKey) -> Result<Arc<dyn ShardLog>, StoreError> {
+            self.gate.pass();
             if key.shard_index == self.refuse_open.load(Ordering::SeqCst) {
                 return Err(StoreError::Corrupt {
                     path: PathBuf::from("test"),
@@ -323,6 +366,134 @@ mod failing {
             self.inner.remove_shard(key)
         }
     }
+}
+
+/// An engine on [`failing::TestLogs`] without faults, holding `streams`
+/// (name, shard count) made before the test closes the gate.
+fn gated(
+    config: EngineConfig,
+    streams: &[(&str, u32)],
+) -> (tempfile::TempDir, Engine, std::sync::Arc<failing::TestLogs>) {
+    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
+    let dir = tempfile::tempdir().unwrap();
+    let logs = std::sync::Arc::new(failing::TestLogs::new(
+        LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap(),
+        failing::NO_SHARD,
+        failing::NO_SHARD,
+    ));
+    let meta = std::sync::Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
+    let config = EngineConfig {
+        create_delay_ms: 0,
+        ..config
+    };
+    let engine = Engine::open(config, Clock::manual(START), meta, logs.clone()).unwrap();
+    for &(name, shards) in streams {
+        engine.create_stream(create(name, shards)).unwrap();
+    }
+    (dir, engine, logs)
+}
+
+#[test]
+fn other_requests_go_on_while_a_stream_creates_its_shard_logs() {
+    use std::time::Duration;
+    let (_dir, engine, logs) = gated(EngineConfig::default(), &[("existing", 1)]);
+    logs.gate.close();
+    let creator = {
+        let engine = engine.clone();
+        std::thread::spawn(move || engine.create_stream(create("big", 3)))
+    };
+    logs.gate.wait_for_an_open();
+    let (answered, answer) = std::sync::mpsc::channel();
+    let reader = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            let summary = engine.describe_stream_summary(&stream("existing"));
+            let _ = answered.send(summary.map(|s| s.open_shard_count));
+        })
+    };
+    // A stalled lookup shows as a timeout; the gate opens before any
+    // assertion, so a failure cannot leave a thread stuck.
+    let meanwhile = answer.recv_timeout(Duration::from_secs(5));
+    logs.gate.open();
+    reader.join().unwrap();
+    creator.join().unwrap().unwrap();
+    assert_eq!(
+        meanwhile
+            .expect("DescribeStreamSummary waited for CreateStream's files")
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        engine
+            .describe_stream_summary(&stream("big"))
+            .unwrap()
+            .open_shard_count,
+        3
+    );
+}
+
+#[test]
+fn a_split_while_a_stream_creates_its_logs_counts_the_new_streams_shards() {
+    let config = EngineConfig {
+        account_shard_limit: 4,
+        ..EngineConfig::default()
+    };
+    let (_dir, engine, logs) = gated(config, &[("a", 1)]);
+    logs.gate.close();
+    // The create has passed its limit check (1 + 3) and waits at the gate
+    // for its logs, outside the streams lock.
+    let creator = {
+        let engine = engine.clone();
+        std::thread::spawn(move || engine.create_stream(create("big", 3)))
+    };
+    logs.gate.wait_for_an_open();
+    let splitter = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            engine.split_shard(&stream("a"), "shardId-000000000000", 1u128 << 127)
+        })
+    };
+    // Give the split time to pass a check made without the new stream.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    logs.gate.open();
+    creator.join().unwrap().unwrap();
+    let split = splitter.join().unwrap();
+    assert!(
+        matches!(split, Err(EngineError::LimitExceeded(_))),
+        "the split must count the new stream's shards: {split:?}"
+    );
+    assert_eq!(
+        engine
+            .describe_stream_summary(&stream("a"))
+            .unwrap()
+            .open_shard_count,
+        1
+    );
+}
+
+#[test]
+fn a_create_whose_logs_fail_leaves_no_files_and_the_name_free() {
+    use std::sync::atomic::Ordering;
+    let (dir, engine, logs) = gated(EngineConfig::default(), &[("existing", 1)]);
+    let stream_dirs = || std::fs::read_dir(dir.path().join("logs")).unwrap().count();
+    let before = stream_dirs();
+    logs.refuse_open.store(2, Ordering::SeqCst);
+    assert!(matches!(
+        engine.create_stream(create("broken", 4)),
+        Err(EngineError::Store(_))
+    ));
+    assert_eq!(
+        stream_dirs(),
+        before,
+        "the failed stream's directory is removed"
+    );
+    assert!(matches!(
+        engine.describe_stream_summary(&stream("broken")),
+        Err(EngineError::StreamNotFound { .. })
+    ));
+    logs.refuse_open.store(failing::NO_SHARD, Ordering::SeqCst);
+    engine.create_stream(create("broken", 4)).unwrap();
+    assert_eq!(stream_dirs(), before + 1);
 }
 
 /// PutRecords into `name`: which records failed with an internal error.

@@ -58,7 +58,12 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            if let Err(err) = engine.finish_delete(&stream) {
+            // Deleting a large stream's files takes a while: not on a worker.
+            let finished = tokio::task::spawn_blocking(move || {
+                engine.finish_delete(&stream).map_err(|err| (stream, err))
+            })
+            .await;
+            if let Ok(Err((stream, err))) = finished {
                 tracing::error!(stream = %stream.name, error = %err, "stream deletion failed; it completes on restart");
             }
         });

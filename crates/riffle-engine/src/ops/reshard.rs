@@ -172,15 +172,10 @@ impl Engine {
         let stream = self.lookup(stream_ref)?;
         let now = self.now();
         let config = &self.inner.config;
-        let open_elsewhere: usize = {
-            let streams = self.inner.streams.read();
-            streams
-                .by_name
-                .values()
-                .filter(|s| s.uid != stream.uid)
-                .map(|s| s.state.read().open_shard_count())
-                .sum()
-        };
+        // Held to the end, so that no CreateStream or other reshard takes
+        // the shards this one may add (see `Inner::shard_growth`).
+        let _growth = self.inner.shard_growth.lock();
+        let open_elsewhere = self.inner.streams.read().open_shard_count(Some(stream.uid));
         let mut state = stream.state.write();
         if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(EngineError::StreamNotFound {
@@ -209,17 +204,11 @@ impl Engine {
         };
         let open_before = state.open_shard_count();
         let open_after = record.shards.iter().filter(|s| s.closed.is_none()).count();
-        if open_after > open_before
-            && open_elsewhere + open_after > config.account_shard_limit as usize
-        {
-            return Err(EngineError::LimitExceeded(format!(
-                "This request would exceed the shard limit for the account {} in {}. Current shard count for the account: {}. Limit: {}. Number of additional shards that would have resulted from this request: {}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
-                config.account.as_str(),
-                config.region.as_str(),
+        if open_after > open_before {
+            self.check_shard_limit(
                 open_elsewhere + open_before,
-                config.account_shard_limit,
-                open_after - open_before
-            )));
+                (open_after - open_before) as u32,
+            )?;
         }
         record.updating_until_ms =
             (config.create_delay_ms > 0).then_some(now.0 + config.create_delay_ms);
