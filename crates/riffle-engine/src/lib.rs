@@ -191,9 +191,12 @@ impl Engine {
     /// logs opened so far (closed shards'), and `recover_logs` sweeps the
     /// rest once it has opened them.
     ///
+    /// A shard log that cannot be recovered (a damaged segment) fails only
+    /// its shard's requests, and is retried at each use.
+    ///
     /// # Errors
-    /// The metadata could not be read or a closed shard's log could not be
-    /// recovered.
+    /// The metadata could not be read, or finishing an interrupted deletion
+    /// failed.
     pub fn open(
         config: EngineConfig,
         clock: Clock,

@@ -70,8 +70,8 @@ pub(crate) struct Shard {
 /// runs in the background once it is listening: the server answers before
 /// it has recovered every log (with 1,000 shards that was most of startup,
 /// about 50 µs of system calls each). Closed shards are opened at once:
-/// their log's length tells whether retention already deleted it, so one
-/// that cannot be opened still fails startup. New logs (CreateStream, the
+/// their log's length tells whether retention already deleted it (one that
+/// cannot be opened is left to first use, like an open shard's). New logs (CreateStream, the
 /// children of a split) are created at once too: created at first use, a
 /// 10,000-shard stream's first PutRecords paid for making its files, up to
 /// seconds at p99 on a filesystem that had just deleted many files.
@@ -309,28 +309,41 @@ fn open_shard(
         stream_uid: stream.uid,
         shard_index: shard.index,
     };
+    let deferred = || LogSlot::Deferred {
+        key,
+        logs: logs.clone(),
+        stream_removed: stream_removed.clone(),
+        log: OnceLock::new(),
+    };
     let mut removed = false;
     let log_slot = if new || shard.closed.is_some() {
-        let log = logs.open_shard(key)?;
-        // A closed shard whose log holds less than its end was deleted after
-        // it passed retention (before a restart): it reads as finished.
-        removed = shard
-            .closed
-            .is_some_and(|closed| log.bounds().end < closed.end_offset);
-        LogSlot::Open(if removed {
-            Arc::new(RemovedLog {
-                end_offset: shard.closed.map_or(0, |c| c.end_offset),
-            })
-        } else {
-            log
-        })
-    } else {
-        LogSlot::Deferred {
-            key,
-            logs: logs.clone(),
-            stream_removed: stream_removed.clone(),
-            log: OnceLock::new(),
+        match logs.open_shard(key) {
+            Ok(log) => {
+                // A closed shard whose log holds less than its end was deleted
+                // after it passed retention (before a restart): it reads as
+                // finished. (A deleted log opens, empty; one that fails to
+                // open is there but damaged.)
+                removed = shard
+                    .closed
+                    .is_some_and(|closed| log.bounds().end < closed.end_offset);
+                LogSlot::Open(if removed {
+                    Arc::new(RemovedLog {
+                        end_offset: shard.closed.map_or(0, |c| c.end_offset),
+                    })
+                } else {
+                    log
+                })
+            }
+            // A damaged closed shard fails its own reads, retried at each
+            // use, rather than keeping the whole server down.
+            Err(err) if !new => {
+                tracing::error!(stream = %stream.name, shard = %ShardId(shard.index), error = %err, "could not recover a closed shard's log");
+                deferred()
+            }
+            Err(err) => return Err(err.into()),
         }
+    } else {
+        deferred()
     };
     Ok(Shard {
         id: ShardId(shard.index),

@@ -608,6 +608,52 @@ async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its
 }
 
 #[tokio::test]
+async fn a_closed_shard_whose_log_cannot_be_recovered_fails_only_its_own_reads() {
+    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    {
+        let engine = engine(dir.path(), &clock);
+        engine.create_stream(create("split", 1)).unwrap();
+        put(&engine, "split", "before").await;
+        engine
+            .split_shard(&stream("split"), "shardId-000000000000", 1u128 << 127)
+            .unwrap();
+        engine.shutdown().unwrap();
+    }
+    let logs = Arc::new(failing::TestLogs::new(
+        LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap(),
+        failing::NO_SHARD,
+        0,
+    ));
+    let meta = Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
+    let config = EngineConfig {
+        create_delay_ms: 0,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open(config, clock.clone(), meta, logs.clone())
+        .expect("one damaged closed shard does not keep the server down");
+    let iterator = |engine: &Engine| {
+        engine.get_shard_iterator(
+            &stream("split"),
+            "shardId-000000000000",
+            IteratorStart::TrimHorizon,
+        )
+    };
+    assert!(matches!(iterator(&engine), Err(EngineError::Store(_))));
+    put(&engine, "split", "after").await;
+
+    // Once the log can be recovered, its records are there.
+    logs.refuse_open.store(failing::NO_SHARD, Ordering::SeqCst);
+    let read = engine.get_records(&iterator(&engine).unwrap(), 10).unwrap();
+    let data: Vec<_> = read.records.iter().map(|r| r.data.to_vec()).collect();
+    assert_eq!(data, [b"before".to_vec()]);
+}
+
+#[tokio::test]
 async fn put_records_reports_failures_per_record_and_keeps_the_rest() {
     use riffle_model::HashKey;
     use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
