@@ -393,36 +393,40 @@ fn gated(
     (dir, engine, logs)
 }
 
+/// Runs `slow` while shard-log opens are held at the gate and, once one is
+/// held, `probe`: returns what `slow` returned and what `probe` answered
+/// within 5 s (`None` if it waited for `slow`). The gate opens before any
+/// assertion, so a failing test cannot leave a thread stuck.
+fn probe_while_logs_open<T: Send, P: Send>(
+    logs: &failing::TestLogs,
+    slow: impl FnOnce() -> T + Send,
+    probe: impl FnOnce() -> P + Send,
+) -> (T, Option<P>) {
+    logs.gate.close();
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(slow);
+        logs.gate.wait_for_an_open();
+        let (answered, answer) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            let _ = answered.send(probe());
+        });
+        let meanwhile = answer.recv_timeout(std::time::Duration::from_secs(5)).ok();
+        logs.gate.open();
+        (slow.join().unwrap(), meanwhile)
+    })
+}
+
 #[test]
 fn other_requests_go_on_while_a_stream_creates_its_shard_logs() {
-    use std::time::Duration;
     let (_dir, engine, logs) = gated(EngineConfig::default(), &[("existing", 1)]);
-    logs.gate.close();
-    let creator = {
-        let engine = engine.clone();
-        std::thread::spawn(move || engine.create_stream(create("big", 3)))
-    };
-    logs.gate.wait_for_an_open();
-    let (answered, answer) = std::sync::mpsc::channel();
-    let reader = {
-        let engine = engine.clone();
-        std::thread::spawn(move || {
-            let summary = engine.describe_stream_summary(&stream("existing"));
-            let _ = answered.send(summary.map(|s| s.open_shard_count));
-        })
-    };
-    // A stalled lookup shows as a timeout; the gate opens before any
-    // assertion, so a failure cannot leave a thread stuck.
-    let meanwhile = answer.recv_timeout(Duration::from_secs(5));
-    logs.gate.open();
-    reader.join().unwrap();
-    creator.join().unwrap().unwrap();
-    assert_eq!(
-        meanwhile
-            .expect("DescribeStreamSummary waited for CreateStream's files")
-            .unwrap(),
-        1
+    let (created, meanwhile) = probe_while_logs_open(
+        &logs,
+        || engine.create_stream(create("big", 3)),
+        || engine.describe_stream_summary(&stream("existing")),
     );
+    created.unwrap();
+    let summary = meanwhile.expect("DescribeStreamSummary waited for CreateStream's files");
+    assert_eq!(summary.unwrap().open_shard_count, 1);
     assert_eq!(
         engine
             .describe_stream_summary(&stream("big"))
@@ -430,6 +434,39 @@ fn other_requests_go_on_while_a_stream_creates_its_shard_logs() {
             .open_shard_count,
         3
     );
+}
+
+#[tokio::test]
+async fn a_stream_answers_while_a_reshard_creates_its_childrens_logs() {
+    let (_dir, engine, logs) = gated(EngineConfig::default(), &[("wide", 2)]);
+    let to_shard_0 = PutEntry {
+        partition_key: Some("k"),
+        explicit_hash_key: Some(riffle_model::HashKey(0)),
+        data: b"before",
+    };
+    engine
+        .put_record(&stream("wide"), to_shard_0)
+        .await
+        .unwrap();
+    let (rescaled, meanwhile) = probe_while_logs_open(
+        &logs,
+        || engine.update_shard_count(&stream("wide"), 4),
+        || {
+            engine
+                .get_shard_iterator(
+                    &stream("wide"),
+                    "shardId-000000000000",
+                    IteratorStart::TrimHorizon,
+                )
+                .and_then(|it| engine.get_records(&it, 10))
+                .map(|read| read.records.len())
+        },
+    );
+    rescaled.unwrap();
+    let read = meanwhile.expect("reading the stream waited for the reshard's files");
+    assert_eq!(read.unwrap(), 1);
+    let summary = engine.describe_stream_summary(&stream("wide")).unwrap();
+    assert_eq!(summary.open_shard_count, 4);
 }
 
 #[test]

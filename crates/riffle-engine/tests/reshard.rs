@@ -11,7 +11,7 @@ use riffle_engine::ops::get_shard_iterator::IteratorStart;
 use riffle_engine::ops::list_shards::ListShardsFrom;
 use riffle_engine::ops::put_records::PutEntry;
 use riffle_engine::{Clock, Engine, EngineConfig, StreamRef};
-use riffle_model::{Millis, SequenceNumber, ShardId, StreamName};
+use riffle_model::{HashKeyRange, Millis, SequenceNumber, ShardId, StreamName};
 use riffle_store::Durability;
 
 #[derive(Clone, Debug)]
@@ -225,6 +225,10 @@ proptest! {
                     let current = open.len() as u32;
                     let target = toward.clamp(current.div_ceil(2), (current * 2).min(16));
                     engine.update_shard_count(&stream(), target).unwrap();
+                    let mut ranges: Vec<(u128, u128)> = open_shards(&engine).iter().map(|&(_, start, end)| (start, end)).collect();
+                    ranges.sort_unstable();
+                    let uniform: Vec<(u128, u128)> = HashKeyRange::uniform(target).iter().map(|r| (r.start, r.end)).collect();
+                    prop_assert_eq!(ranges, uniform, "UNIFORM_SCALING to {} from {:?}", target, open);
                 }
                 Step::Put { keys } => {
                     let payloads: Vec<(String, String)> = keys

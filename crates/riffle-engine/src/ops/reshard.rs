@@ -9,7 +9,7 @@
 
 use riffle_model::limits::{QUOTA_WINDOW_MS, SHARD_COUNT_UPDATES_PER_DAY};
 use riffle_model::{HashKeyRange, Millis, ShardId, StreamArn, StreamName};
-use riffle_store::{ClosedShard, StreamRecord};
+use riffle_store::{ClosedShard, ShardKey, StreamRecord};
 
 use crate::error::{EngineError, EngineResult};
 use crate::metrics::ReshardTrigger;
@@ -24,6 +24,9 @@ struct Plan<'a> {
     account: &'a str,
     /// Who asked; UpdateShardCount's daily quota binds clients only.
     trigger: ReshardTrigger,
+    /// Only finding which shards the reshard adds: parents' logs are left
+    /// alone (their end offsets are taken under the write lock).
+    preview: bool,
     splits: u64,
     merges: u64,
 }
@@ -68,6 +71,7 @@ impl Plan<'_> {
     /// Closes a shard at the end of what it holds.
     fn close(&mut self, index: u32) -> EngineResult<()> {
         let end_offset = match self.state.shards.get(index as usize) {
+            Some(_) if self.preview => 0,
             Some(shard) => {
                 let log = shard.log()?;
                 log.sync()?;
@@ -167,7 +171,7 @@ impl Engine {
         &self,
         stream_ref: &StreamRef,
         trigger: ReshardTrigger,
-        change: impl FnOnce(&mut Plan<'_>) -> EngineResult<T>,
+        change: impl Fn(&mut Plan<'_>) -> EngineResult<T>,
     ) -> EngineResult<T> {
         let stream = self.lookup(stream_ref)?;
         let now = self.now();
@@ -176,31 +180,64 @@ impl Engine {
         // the shards this one may add (see `Inner::shard_growth`).
         let _growth = self.inner.shard_growth.lock();
         let open_elsewhere = self.inner.streams.read().open_shard_count(Some(stream.uid));
-        let mut state = stream.state.write();
-        if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(EngineError::StreamNotFound {
-                stream: stream.name.to_string(),
-            });
-        }
-        let status = state.status(now);
-        if status != StreamStatus::Active {
-            return Err(EngineError::StreamNotActive {
-                stream: stream.name.clone(),
-                status,
-            });
-        }
-        let (result, mut record, splits, merges) = {
+        let plan = |state: &StreamState, preview: bool| -> EngineResult<_> {
+            if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
+                return Err(EngineError::StreamNotFound {
+                    stream: stream.name.to_string(),
+                });
+            }
+            let status = state.status(now);
+            if status != StreamStatus::Active {
+                return Err(EngineError::StreamNotActive {
+                    stream: stream.name.clone(),
+                    status,
+                });
+            }
             let mut plan = Plan {
                 record: state.record.clone(),
-                state: &state,
+                state,
                 now,
                 account: config.account.as_str(),
                 trigger,
+                preview,
                 splits: 0,
                 merges: 0,
             };
             let result = change(&mut plan)?;
-            (result, plan.record, plan.splits, plan.merges)
+            Ok((result, plan.record, plan.splits, plan.merges))
+        };
+        // The children's logs are created before the write lock is taken:
+        // doubling a stream of thousands of shards creates thousands of
+        // files, and its writers and readers wait for that lock. Under it,
+        // the plan is made again for real and finds them open.
+        let new_shards = {
+            let state = stream.state.read();
+            let (_, record, _, _) = plan(&state, true)?;
+            state.shards.len() as u32..record.shards.len() as u32
+        };
+        let logs = &self.inner.logs;
+        let _created = crate::blocking(|| {
+            new_shards
+                .map(|shard_index| {
+                    logs.open_shard(ShardKey {
+                        stream_uid: stream.uid,
+                        shard_index,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let mut state = stream.state.write();
+        let (result, mut record, splits, merges) = match plan(&state, false) {
+            Ok(planned) => planned,
+            Err(err) => {
+                if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
+                    // Deleted meanwhile: its files may have gone before
+                    // these were made. (Idempotent with the deletion's own.)
+                    drop(state);
+                    let _ = logs.remove_stream(stream.uid);
+                }
+                return Err(err);
+            }
         };
         let open_before = state.open_shard_count();
         let open_after = record.shards.iter().filter(|s| s.closed.is_none()).count();
@@ -213,7 +250,7 @@ impl Engine {
         record.updating_until_ms =
             (config.create_delay_ms > 0).then_some(now.0 + config.create_delay_ms);
         // Open the children's logs first: if that fails, nothing was persisted.
-        let new_shards = state.open_new_shards(&record, &self.inner.logs, &stream.removed)?;
+        let new_shards = state.open_new_shards(&record, logs, &stream.removed)?;
         self.inner.meta.save_stream(&record)?;
         state.install(record, new_shards);
         stream.reshards.record(trigger, splits, merges);
@@ -355,24 +392,35 @@ impl Engine {
                 )));
             }
             let targets = HashKeyRange::uniform(target);
-            // Split wherever a target boundary falls inside an open shard.
-            for boundary in targets.iter().skip(1).map(|r| r.start) {
-                let inside = plan.open_shards().into_iter().find(|(_, r)| r.start < boundary && boundary <= r.end);
-                if let Some((index, _)) = inside {
-                    plan.split(index, boundary)?;
+            // One sweep over the open shards in key order (the target
+            // boundaries are in key order too): split wherever a boundary
+            // falls inside a shard, keeping the pieces in key order.
+            let mut boundaries = targets.iter().skip(1).map(|r| r.start).peekable();
+            let mut pieces = Vec::new();
+            for (index, range) in plan.open_shards() {
+                let mut rest = index;
+                while let Some(&boundary) = boundaries.peek() {
+                    if boundary > range.end {
+                        break;
+                    }
+                    if boundary > plan.range(rest).start {
+                        let (low, high) = plan.split(rest, boundary)?;
+                        pieces.push(low);
+                        rest = high;
+                    }
+                    boundaries.next();
                 }
+                pieces.push(rest);
             }
-            // Each target range is now tiled by whole open shards: merge them.
+            // Each target range is now tiled by consecutive pieces: merge them.
+            let mut pieces = pieces.into_iter().peekable();
             for wanted in &targets {
-                let pieces: Vec<u32> = plan
-                    .open_shards()
-                    .into_iter()
-                    .filter(|(_, r)| wanted.start <= r.start && r.end <= wanted.end)
-                    .map(|(index, _)| index)
-                    .collect();
-                let mut merged = pieces[0];
-                for &piece in &pieces[1..] {
+                let mut merged = pieces.next().expect("the pieces tile every target range");
+                while let Some(&piece) = pieces.peek()
+                    && plan.range(piece).end <= wanted.end
+                {
                     merged = plan.merge(merged, piece)?;
+                    pieces.next();
                 }
             }
             Ok((plan.record.name.clone(), current))
