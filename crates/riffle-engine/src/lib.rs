@@ -186,10 +186,10 @@ const RETENTION_SWEEP_EVERY_TICKS: u64 = 60;
 impl Engine {
     /// Opens the engine on the given stores, loading every stream.
     /// Streams whose deletion was under way when the server stopped are
-    /// finished off now. Open shards' logs are recovered at first use, or
-    /// by [`Engine::recover_logs`]; the retention sweep run here covers the
-    /// logs opened so far (closed shards'), and `recover_logs` sweeps the
-    /// rest once it has opened them.
+    /// finished off now. Shard logs are recovered at first use, or by
+    /// [`Engine::recover_logs`]; the retention sweep run here deletes the
+    /// logs of closed shards that expired while the server was down, and
+    /// `recover_logs` sweeps the rest once it has opened them.
     ///
     /// A shard log that cannot be recovered (a damaged segment) fails only
     /// its shard's requests, and is retried at each use.
@@ -486,11 +486,15 @@ impl Engine {
                         // One shard per lock hold: a writer waiting on this
                         // stream waits for one recovery, not for all of them.
                         let state = stream.state.read();
-                        if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
+                        let shard = &state.shards[*index];
+                        // An expired closed shard is deleted, not read.
+                        if stream.removed.load(std::sync::atomic::Ordering::Acquire)
+                            || shard.expired(state.retention_cutoff(self.now()))
+                        {
                             continue;
                         }
-                        if let Err(err) = state.shards[*index].log() {
-                            tracing::error!(stream = %stream.name, shard = %state.shards[*index].id, error = %err, "could not recover the shard's log");
+                        if let Err(err) = shard.log() {
+                            tracing::error!(stream = %stream.name, shard = %shard.id, error = %err, "could not recover the shard's log");
                         }
                     }
                 });

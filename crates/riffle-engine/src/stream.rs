@@ -65,14 +65,14 @@ pub(crate) struct Shard {
 
 /// A shard's log, or what is needed to open it at first use.
 ///
-/// After a restart an open shard's log is recovered when a request first
-/// needs it, or by [`crate::Engine::recover_logs`], which `riffle serve`
-/// runs in the background once it is listening: the server answers before
-/// it has recovered every log (with 1,000 shards that was most of startup,
-/// about 50 µs of system calls each). Closed shards are opened at once:
-/// their log's length tells whether retention already deleted it (one that
-/// cannot be opened is left to first use, like an open shard's). New logs (CreateStream, the
-/// children of a split) are created at once too: created at first use, a
+/// After a restart a shard's log is recovered when a request first needs
+/// it, or by [`crate::Engine::recover_logs`], which `riffle serve` runs in
+/// the background once it is listening: the server answers before it has
+/// recovered every log (with 1,000 shards that was most of startup, about
+/// 50 µs of system calls each). A closed shard whose log retention deleted
+/// is known by the log's absence ([`LogStore::has_shard`]) and reads as
+/// finished; opening it would create it again. New logs (CreateStream, the
+/// children of a split) are created at once: created at first use, a
 /// 10,000-shard stream's first PutRecords paid for making its files, up to
 /// seconds at p99 on a filesystem that had just deleted many files.
 ///
@@ -296,8 +296,8 @@ impl Stream {
     }
 }
 
-/// The run-time form of a persisted shard. Its log is opened now if it is
-/// `new` or the shard is closed, else at first use.
+/// The run-time form of a persisted shard. Its log is created now if it is
+/// `new`, else recovered at first use (see [`LogSlot`]).
 fn open_shard(
     stream: &StreamRecord,
     shard: &ShardRecord,
@@ -309,41 +309,23 @@ fn open_shard(
         stream_uid: stream.uid,
         shard_index: shard.index,
     };
-    let deferred = || LogSlot::Deferred {
-        key,
-        logs: logs.clone(),
-        stream_removed: stream_removed.clone(),
-        log: OnceLock::new(),
-    };
     let mut removed = false;
-    let log_slot = if new || shard.closed.is_some() {
-        match logs.open_shard(key) {
-            Ok(log) => {
-                // A closed shard whose log holds less than its end was deleted
-                // after it passed retention (before a restart): it reads as
-                // finished. (A deleted log opens, empty; one that fails to
-                // open is there but damaged.)
-                removed = shard
-                    .closed
-                    .is_some_and(|closed| log.bounds().end < closed.end_offset);
-                LogSlot::Open(if removed {
-                    Arc::new(RemovedLog {
-                        end_offset: shard.closed.map_or(0, |c| c.end_offset),
-                    })
-                } else {
-                    log
-                })
-            }
-            // A damaged closed shard fails its own reads, retried at each
-            // use, rather than keeping the whole server down.
-            Err(err) if !new => {
-                tracing::error!(stream = %stream.name, shard = %ShardId(shard.index), error = %err, "could not recover a closed shard's log");
-                deferred()
-            }
-            Err(err) => return Err(err.into()),
-        }
+    let log_slot = if new {
+        LogSlot::Open(logs.open_shard(key)?)
+    } else if shard.closed.is_some() && !logs.has_shard(key) {
+        // Retention deleted this closed shard's log before the restart: it
+        // reads as finished (and opening it would create it again).
+        removed = true;
+        LogSlot::Open(Arc::new(RemovedLog {
+            end_offset: shard.closed.map_or(0, |c| c.end_offset),
+        }))
     } else {
-        deferred()
+        LogSlot::Deferred {
+            key,
+            logs: logs.clone(),
+            stream_removed: stream_removed.clone(),
+            log: OnceLock::new(),
+        }
     };
     Ok(Shard {
         id: ShardId(shard.index),

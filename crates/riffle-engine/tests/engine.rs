@@ -356,6 +356,9 @@ mod failing {
                 log
             })
         }
+        fn has_shard(&self, key: ShardKey) -> bool {
+            self.inner.has_shard(key)
+        }
         fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
             self.inner.remove_stream(stream_uid)
         }
@@ -1062,6 +1065,12 @@ async fn closed_shards_disappear_after_retention_and_their_logs_are_deleted() {
     drop(engine);
     let engine = engine_on(dir.path(), &clock);
     assert_eq!(listed(&engine), 2, "after a restart too");
+    engine.recover_logs();
+    assert_eq!(
+        shard_dirs(),
+        2,
+        "a restart does not re-create the deleted log"
+    );
 }
 
 fn walk_shard_dirs(logs: &std::path::Path) -> usize {

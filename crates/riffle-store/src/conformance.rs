@@ -141,3 +141,26 @@ pub async fn remove_stream<S: LogStore>(dir: &Path, open: impl Fn(&Path) -> S) {
     let log = store.open_shard(KEY).unwrap();
     assert_eq!(log.bounds().end, 0);
 }
+
+/// A log exists from its creation until it is removed, across a restart,
+/// and asking does not create it.
+pub fn shard_existence<S: LogStore>(dir: &Path, open: impl Fn(&Path) -> S) {
+    let other = ShardKey {
+        shard_index: KEY.shard_index + 1,
+        ..KEY
+    };
+    let store = open(dir);
+    assert!(!store.has_shard(KEY));
+    assert!(!store.has_shard(KEY), "asking does not create it");
+    drop(store.open_shard(KEY).unwrap());
+    drop(store.open_shard(other).unwrap());
+    assert!(store.has_shard(KEY));
+    drop(store);
+    let store = open(dir);
+    assert!(store.has_shard(KEY), "after a restart, before any open");
+    store.remove_shard(KEY).unwrap();
+    assert!(!store.has_shard(KEY));
+    assert!(store.has_shard(other));
+    store.remove_stream(other.stream_uid).unwrap();
+    assert!(!store.has_shard(other));
+}

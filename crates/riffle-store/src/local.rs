@@ -233,6 +233,11 @@ impl LogStore for LocalLogStore {
         Ok(log)
     }
 
+    fn has_shard(&self, key: ShardKey) -> bool {
+        self.open.lock().contains_key(&key)
+            || shard_dir(&self.root, key).try_exists().unwrap_or(true)
+    }
+
     fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
         self.open
             .lock()

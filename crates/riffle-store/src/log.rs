@@ -228,6 +228,11 @@ pub trait LogStore: Send + Sync + fmt::Debug {
     /// The log's files could not be created or recovered.
     fn open_shard(&self, key: ShardKey) -> Result<Arc<dyn ShardLog>, StoreError>;
 
+    /// Whether a shard's log exists: created, and not removed since. Cheap
+    /// (no recovery); when it cannot tell, it answers yes, and opening the
+    /// log reports the problem.
+    fn has_shard(&self, key: ShardKey) -> bool;
+
     /// Deletes every shard log of a stream. Logs already handed out must not
     /// be used afterwards.
     ///

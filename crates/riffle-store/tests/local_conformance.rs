@@ -40,6 +40,7 @@ async fn scenarios_pass_in_every_durability_mode() {
             conformance::read_limits(tempfile::tempdir().unwrap().path(), &open).await;
             conformance::seek_by_time(tempfile::tempdir().unwrap().path(), &open).await;
             conformance::remove_stream(tempfile::tempdir().unwrap().path(), &open).await;
+            conformance::shard_existence(tempfile::tempdir().unwrap().path(), &open);
         }
     }
 }
