@@ -512,6 +512,26 @@ fn a_split_while_a_stream_creates_its_logs_counts_the_new_streams_shards() {
 }
 
 #[test]
+fn a_reshard_refused_by_the_shard_limit_creates_no_files() {
+    let config = EngineConfig {
+        account_shard_limit: 2,
+        ..EngineConfig::default()
+    };
+    let (dir, engine, _logs) = gated(config, &[("full", 2)]);
+    let shard_dirs = || walk_shard_dirs(&dir.path().join("logs"));
+    assert_eq!(shard_dirs(), 2);
+    assert!(matches!(
+        engine.split_shard(&stream("full"), "shardId-000000000000", 1u128 << 126),
+        Err(EngineError::LimitExceeded(_))
+    ));
+    assert_eq!(
+        shard_dirs(),
+        2,
+        "no child log was made for a refused reshard"
+    );
+}
+
+#[test]
 fn a_create_whose_logs_fail_leaves_no_files_and_the_name_free() {
     use std::sync::atomic::Ordering;
     let (dir, engine, logs) = gated(EngineConfig::default(), &[("existing", 1)]);

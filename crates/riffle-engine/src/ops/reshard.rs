@@ -204,9 +204,23 @@ impl Engine {
                 merges: 0,
             };
             let result = change(&mut plan)?;
+            let open_before = state.open_shard_count();
+            let open_after = plan
+                .record
+                .shards
+                .iter()
+                .filter(|s| s.closed.is_none())
+                .count();
+            if open_after > open_before {
+                self.check_shard_limit(
+                    open_elsewhere + open_before,
+                    (open_after - open_before) as u32,
+                )?;
+            }
             Ok((result, plan.record, plan.splits, plan.merges))
         };
-        // The children's logs are created before the write lock is taken:
+        // The children's logs are created before the write lock is taken
+        // (once the plan has passed every check, the shard limit included):
         // doubling a stream of thousands of shards creates thousands of
         // files, and its writers and readers wait for that lock. Under it,
         // the plan is made again for real and finds them open.
@@ -239,14 +253,6 @@ impl Engine {
                 return Err(err);
             }
         };
-        let open_before = state.open_shard_count();
-        let open_after = record.shards.iter().filter(|s| s.closed.is_none()).count();
-        if open_after > open_before {
-            self.check_shard_limit(
-                open_elsewhere + open_before,
-                (open_after - open_before) as u32,
-            )?;
-        }
         record.updating_until_ms =
             (config.create_delay_ms > 0).then_some(now.0 + config.create_delay_ms);
         // Open the children's logs first: if that fails, nothing was persisted.
@@ -254,7 +260,7 @@ impl Engine {
         self.inner.meta.save_stream(&record)?;
         state.install(record, new_shards);
         stream.reshards.record(trigger, splits, merges);
-        tracing::info!(stream = %stream.name, open_shards = open_after, splits, merges, trigger = trigger.as_str(), "stream resharded");
+        tracing::info!(stream = %stream.name, open_shards = state.open_shard_count(), splits, merges, trigger = trigger.as_str(), "stream resharded");
         Ok(result)
     }
 
