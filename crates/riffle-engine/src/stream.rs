@@ -89,6 +89,8 @@ pub(crate) enum LogSlot {
         /// The stream's [`Stream::removed`]: a deleted stream's logs must
         /// not be created again.
         stream_removed: Arc<AtomicBool>,
+        /// A closed shard's end offset.
+        closed_end: Option<u64>,
         log: OnceLock<Arc<dyn ShardLog>>,
     },
 }
@@ -118,6 +120,7 @@ impl LogSlot {
                 key,
                 logs,
                 stream_removed,
+                closed_end,
                 log,
             } => {
                 if stream_removed.load(Ordering::Acquire) {
@@ -125,7 +128,16 @@ impl LogSlot {
                 }
                 // The store shares one log between concurrent opens, so a
                 // race here only wastes a lookup.
-                let opened = crate::blocking(|| logs.open_shard(*key))?;
+                let mut opened = crate::blocking(|| logs.open_shard(*key))?;
+                // A closed shard's log that ends short of the shard was
+                // emptied by retention, its directory made again by an older
+                // Riffle's startup: it reads as finished, not as waiting for
+                // records that will never come.
+                if let Some(end_offset) = *closed_end
+                    && opened.bounds().end < end_offset
+                {
+                    opened = Arc::new(RemovedLog { end_offset });
+                }
                 Ok(log.get_or_init(|| opened))
             }
         }
@@ -310,22 +322,25 @@ fn open_shard(
         shard_index: shard.index,
     };
     let mut removed = false;
-    let log_slot = if new {
-        LogSlot::Open(logs.open_shard(key)?)
-    } else if shard.closed.is_some() && !logs.has_shard(key) {
-        // Retention deleted this closed shard's log before the restart: it
-        // reads as finished (and opening it would create it again).
-        removed = true;
-        LogSlot::Open(Arc::new(RemovedLog {
-            end_offset: shard.closed.map_or(0, |c| c.end_offset),
-        }))
-    } else {
-        LogSlot::Deferred {
+    let log_slot = match shard.closed {
+        _ if new => LogSlot::Open(logs.open_shard(key)?),
+        Some(closed) if !logs.has_shard(key) => {
+            // Retention deleted this closed shard's log before the restart:
+            // it reads as finished (opening it would create it again). An
+            // empty one may simply never have been synced (a shard a
+            // reshard made and closed at once): the same, but still listed.
+            removed = closed.end_offset > 0;
+            LogSlot::Open(Arc::new(RemovedLog {
+                end_offset: closed.end_offset,
+            }))
+        }
+        _ => LogSlot::Deferred {
             key,
             logs: logs.clone(),
             stream_removed: stream_removed.clone(),
+            closed_end: shard.closed.map(|closed| closed.end_offset),
             log: OnceLock::new(),
-        }
+        },
     };
     Ok(Shard {
         id: ShardId(shard.index),

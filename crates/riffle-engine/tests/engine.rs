@@ -531,6 +531,105 @@ fn a_reshard_refused_by_the_shard_limit_creates_no_files() {
     );
 }
 
+#[tokio::test]
+async fn a_reshard_that_fails_after_making_its_childrens_logs_removes_them() {
+    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    {
+        let engine = engine(dir.path(), &clock);
+        engine.create_stream(create("parent", 2)).unwrap();
+        engine.shutdown().unwrap();
+    }
+    // After a restart shard 0's log cannot be recovered: the split's
+    // preview passes (it leaves parents' logs alone) and makes the
+    // children's logs; closing the parent under the write lock fails.
+    let logs = Arc::new(failing::TestLogs::new(
+        LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap(),
+        failing::NO_SHARD,
+        0,
+    ));
+    let meta = Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
+    let config = EngineConfig {
+        create_delay_ms: 0,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open(config, clock.clone(), meta, logs.clone()).unwrap();
+    assert!(matches!(
+        engine.split_shard(&stream("parent"), "shardId-000000000000", 1u128 << 126),
+        Err(EngineError::Store(_))
+    ));
+    assert!(
+        logs.opened.lock().iter().any(|&index| index >= 2),
+        "the children's logs were made before the failure"
+    );
+    assert_eq!(
+        walk_shard_dirs(&dir.path().join("logs")),
+        2,
+        "and removed after it"
+    );
+    assert_eq!(
+        engine
+            .describe_stream_summary(&stream("parent"))
+            .unwrap()
+            .open_shard_count,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_closed_shard_whose_log_was_emptied_and_made_again_reads_as_finished() {
+    use riffle_store::local::{LocalConfig, LocalLogStore};
+    use riffle_store::{LogStore, ShardKey};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    {
+        let engine = engine(dir.path(), &clock);
+        engine.create_stream(create("aged", 1)).unwrap();
+        put(&engine, "aged", "gone").await;
+        engine
+            .split_shard(&stream("aged"), "shardId-000000000000", 1u128 << 127)
+            .unwrap();
+        engine.shutdown().unwrap();
+    }
+    // What an older Riffle left: retention deleted the closed shard's log,
+    // and its next startup made the directory again, empty.
+    let stream_dir = std::fs::read_dir(dir.path().join("logs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_dir_all(stream_dir.join("0")).unwrap();
+    let uid = u64::from_str_radix(stream_dir.file_name().unwrap().to_str().unwrap(), 16).unwrap();
+    {
+        let store = LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap();
+        let log = store
+            .open_shard(ShardKey {
+                stream_uid: uid,
+                shard_index: 0,
+            })
+            .unwrap();
+        assert_eq!(log.bounds().end, 0);
+    }
+    let engine = engine(dir.path(), &clock);
+    let it = engine
+        .get_shard_iterator(
+            &stream("aged"),
+            "shardId-000000000000",
+            IteratorStart::TrimHorizon,
+        )
+        .unwrap();
+    let read = engine.get_records(&it, 10).unwrap();
+    assert!(read.records.is_empty());
+    assert!(
+        read.next_iterator.is_none(),
+        "a reader is at the closed shard's end, not waiting for its lost record"
+    );
+    assert_eq!(read.child_shards.len(), 2);
+}
+
 #[test]
 fn a_create_whose_logs_fail_leaves_no_files_and_the_name_free() {
     use std::sync::atomic::Ordering;

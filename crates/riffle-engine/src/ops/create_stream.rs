@@ -45,11 +45,12 @@ impl Engine {
     /// The name is taken (`ResourceInUseException`), the account's shard limit
     /// would be exceeded (`LimitExceededException`), or storage failed.
     pub fn create_stream(&self, request: CreateStream) -> EngineResult<()> {
-        let now = self.now();
         let config = &self.inner.config;
         // Held until the stream is in place, so that no other CreateStream
         // or split can take the shards counted here (see `Inner::shard_growth`).
         let _growth = self.inner.shard_growth.lock();
+        // Read once the lock is held: waiting for it can take seconds.
+        let now = self.now();
         let uid = {
             let streams = self.inner.streams.read();
             if streams.by_name.contains_key(&request.name) {

@@ -63,8 +63,12 @@ impl Engine {
                 engine.finish_delete(&stream).map_err(|err| (stream, err))
             })
             .await;
-            if let Ok(Err((stream, err))) = finished {
-                tracing::error!(stream = %stream.name, error = %err, "stream deletion failed; it completes on restart");
+            match finished {
+                Ok(Ok(())) => {}
+                Ok(Err((stream, err))) => {
+                    tracing::error!(stream = %stream.name, error = %err, "stream deletion failed; it completes on restart");
+                }
+                Err(err) => tracing::error!(error = %err, "stream deletion panicked"),
             }
         });
         Ok(())

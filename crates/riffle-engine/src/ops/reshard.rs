@@ -174,11 +174,12 @@ impl Engine {
         change: impl Fn(&mut Plan<'_>) -> EngineResult<T>,
     ) -> EngineResult<T> {
         let stream = self.lookup(stream_ref)?;
-        let now = self.now();
         let config = &self.inner.config;
         // Held to the end, so that no CreateStream or other reshard takes
         // the shards this one may add (see `Inner::shard_growth`).
         let _growth = self.inner.shard_growth.lock();
+        // Read once the lock is held: waiting for it can take seconds.
+        let now = self.now();
         let open_elsewhere = self.inner.streams.read().open_shard_count(Some(stream.uid));
         let plan = |state: &StreamState, preview: bool| -> EngineResult<_> {
             if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
@@ -230,38 +231,46 @@ impl Engine {
             state.shards.len() as u32..record.shards.len() as u32
         };
         let logs = &self.inner.logs;
-        let _created = crate::blocking(|| {
-            new_shards
-                .map(|shard_index| {
-                    logs.open_shard(ShardKey {
-                        stream_uid: stream.uid,
-                        shard_index,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })?;
-        let mut state = stream.state.write();
-        let (result, mut record, splits, merges) = match plan(&state, false) {
-            Ok(planned) => planned,
-            Err(err) => {
-                if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
-                    // Deleted meanwhile: its files may have gone before
-                    // these were made. (Idempotent with the deletion's own.)
-                    drop(state);
-                    let _ = logs.remove_stream(stream.uid);
-                }
-                return Err(err);
-            }
+        let key = |shard_index| ShardKey {
+            stream_uid: stream.uid,
+            shard_index,
         };
-        record.updating_until_ms =
-            (config.create_delay_ms > 0).then_some(now.0 + config.create_delay_ms);
-        // Open the children's logs first: if that fails, nothing was persisted.
-        let new_shards = state.open_new_shards(&record, logs, &stream.removed)?;
-        self.inner.meta.save_stream(&record)?;
-        state.install(record, new_shards);
-        stream.reshards.record(trigger, splits, merges);
-        tracing::info!(stream = %stream.name, open_shards = state.open_shard_count(), splits, merges, trigger = trigger.as_str(), "stream resharded");
-        Ok(result)
+        let created = crate::blocking(|| {
+            new_shards
+                .clone()
+                .map(|index| logs.open_shard(key(index)))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let outcome = created.map_err(EngineError::from).and_then(|_created| {
+            let mut state = stream.state.write();
+            let (result, mut record, splits, merges) = plan(&state, false)?;
+            record.updating_until_ms =
+                (config.create_delay_ms > 0).then_some(now.0 + config.create_delay_ms);
+            // Open the children's logs first: if that fails, nothing was persisted.
+            let children = state.open_new_shards(&record, logs, &stream.removed)?;
+            self.inner.meta.save_stream(&record)?;
+            state.install(record, children);
+            stream.reshards.record(trigger, splits, merges);
+            tracing::info!(stream = %stream.name, open_shards = state.open_shard_count(), splits, merges, trigger = trigger.as_str(), "stream resharded");
+            Ok(result)
+        });
+        if outcome.is_err() {
+            // Nothing refers to the children's logs made above, and while
+            // `shard_growth` is held no other reshard can take their indexes:
+            // remove them. If the stream was deleted meanwhile its files may
+            // have gone before these were made: remove them all again.
+            let cleanup = if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
+                logs.remove_stream(stream.uid)
+            } else {
+                new_shards
+                    .into_iter()
+                    .try_for_each(|index| logs.remove_shard(key(index)))
+            };
+            if let Err(err) = cleanup {
+                tracing::warn!(stream = %stream.name, error = %err, "could not remove the logs of a failed reshard");
+            }
+        }
+        outcome
     }
 
     /// Splits an open shard at `new_starting_hash_key`: the first child
