@@ -668,6 +668,7 @@ async fn put_record(
             ("p50_ms", latencies.percentile_ms(50.0)),
             ("p99_ms", latencies.percentile_ms(99.0)),
             ("p999_ms", latencies.percentile_ms(99.9)),
+            ("max_ms", latencies.percentile_ms(100.0)),
         ],
     })
 }
