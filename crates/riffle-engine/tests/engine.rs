@@ -371,25 +371,47 @@ mod failing {
     }
 }
 
+/// The engine on `dir` over [`failing::TestLogs`] (appends to
+/// `failing_shard` fail, opening `refuse_open`'s log fails), with `config`
+/// and no CREATING delay.
+fn open_faulty(
+    dir: &std::path::Path,
+    clock: &Clock,
+    config: EngineConfig,
+    failing_shard: u32,
+    refuse_open: u32,
+) -> Result<(Engine, std::sync::Arc<failing::TestLogs>), EngineError> {
+    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
+    use std::sync::Arc;
+    let logs = Arc::new(failing::TestLogs::new(
+        LocalLogStore::open(dir, LocalConfig::default()).unwrap(),
+        failing_shard,
+        refuse_open,
+    ));
+    let meta = Arc::new(RedbMetadataStore::open(dir).unwrap());
+    let config = EngineConfig {
+        create_delay_ms: 0,
+        ..config
+    };
+    let engine = Engine::open(config, clock.clone(), meta, logs.clone())?;
+    Ok((engine, logs))
+}
+
 /// An engine on [`failing::TestLogs`] without faults, holding `streams`
 /// (name, shard count) made before the test closes the gate.
 fn gated(
     config: EngineConfig,
     streams: &[(&str, u32)],
 ) -> (tempfile::TempDir, Engine, std::sync::Arc<failing::TestLogs>) {
-    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
     let dir = tempfile::tempdir().unwrap();
-    let logs = std::sync::Arc::new(failing::TestLogs::new(
-        LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap(),
+    let (engine, logs) = open_faulty(
+        dir.path(),
+        &Clock::manual(START),
+        config,
         failing::NO_SHARD,
         failing::NO_SHARD,
-    ));
-    let meta = std::sync::Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
-    let config = EngineConfig {
-        create_delay_ms: 0,
-        ..config
-    };
-    let engine = Engine::open(config, Clock::manual(START), meta, logs.clone()).unwrap();
+    )
+    .unwrap();
     for &(name, shards) in streams {
         engine.create_stream(create(name, shards)).unwrap();
     }
@@ -533,8 +555,6 @@ fn a_reshard_refused_by_the_shard_limit_creates_no_files() {
 
 #[tokio::test]
 async fn a_reshard_that_fails_after_making_its_childrens_logs_removes_them() {
-    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
-    use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let clock = Clock::manual(START);
     {
@@ -545,17 +565,14 @@ async fn a_reshard_that_fails_after_making_its_childrens_logs_removes_them() {
     // After a restart shard 0's log cannot be recovered: the split's
     // preview passes (it leaves parents' logs alone) and makes the
     // children's logs; closing the parent under the write lock fails.
-    let logs = Arc::new(failing::TestLogs::new(
-        LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap(),
+    let (engine, logs) = open_faulty(
+        dir.path(),
+        &clock,
+        EngineConfig::default(),
         failing::NO_SHARD,
         0,
-    ));
-    let meta = Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
-    let config = EngineConfig {
-        create_delay_ms: 0,
-        ..EngineConfig::default()
-    };
-    let engine = Engine::open(config, clock.clone(), meta, logs.clone()).unwrap();
+    )
+    .unwrap();
     assert!(matches!(
         engine.split_shard(&stream("parent"), "shardId-000000000000", 1u128 << 126),
         Err(EngineError::Store(_))
@@ -671,8 +688,6 @@ async fn internal_failures(engine: &Engine, name: &str, entries: &[PutEntry<'_>]
 async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its_shard() {
     use riffle_engine::ops::list_shards::ListShardsFrom;
     use riffle_model::HashKey;
-    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
-    use std::sync::Arc;
     use std::sync::atomic::Ordering;
 
     let dir = tempfile::tempdir().unwrap();
@@ -699,17 +714,14 @@ async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its
         engine.shutdown().unwrap();
     }
 
-    let logs = Arc::new(failing::TestLogs::new(
-        LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap(),
+    let (engine, logs) = open_faulty(
+        dir.path(),
+        &clock,
+        EngineConfig::default(),
         failing::NO_SHARD,
         2,
-    ));
-    let meta = Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
-    let config = EngineConfig {
-        create_delay_ms: 0,
-        ..EngineConfig::default()
-    };
-    let engine = Engine::open(config, clock.clone(), meta, logs.clone()).unwrap();
+    )
+    .unwrap();
     assert!(
         logs.opened.lock().is_empty(),
         "opening the engine recovers no open shard's log"
@@ -768,8 +780,6 @@ async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its
 
 #[tokio::test]
 async fn a_closed_shard_whose_log_cannot_be_recovered_fails_only_its_own_reads() {
-    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
-    use std::sync::Arc;
     use std::sync::atomic::Ordering;
 
     let dir = tempfile::tempdir().unwrap();
@@ -783,18 +793,14 @@ async fn a_closed_shard_whose_log_cannot_be_recovered_fails_only_its_own_reads()
             .unwrap();
         engine.shutdown().unwrap();
     }
-    let logs = Arc::new(failing::TestLogs::new(
-        LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap(),
+    let (engine, logs) = open_faulty(
+        dir.path(),
+        &clock,
+        EngineConfig::default(),
         failing::NO_SHARD,
         0,
-    ));
-    let meta = Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
-    let config = EngineConfig {
-        create_delay_ms: 0,
-        ..EngineConfig::default()
-    };
-    let engine = Engine::open(config, clock.clone(), meta, logs.clone())
-        .expect("one damaged closed shard does not keep the server down");
+    )
+    .expect("one damaged closed shard does not keep the server down");
     let iterator = |engine: &Engine| {
         engine.get_shard_iterator(
             &stream("split"),
@@ -815,18 +821,17 @@ async fn a_closed_shard_whose_log_cannot_be_recovered_fails_only_its_own_reads()
 #[tokio::test]
 async fn put_records_reports_failures_per_record_and_keeps_the_rest() {
     use riffle_model::HashKey;
-    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
-    use std::sync::Arc;
 
     let dir = tempfile::tempdir().unwrap();
-    let meta = Arc::new(RedbMetadataStore::open(dir.path()).unwrap());
-    let inner = LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap();
-    let logs = Arc::new(failing::TestLogs::new(inner, 1, failing::NO_SHARD));
-    let config = EngineConfig {
-        create_delay_ms: 0,
-        ..EngineConfig::default()
-    };
-    let engine = Engine::open(config, Clock::manual(START), meta, logs).unwrap();
+    let clock = Clock::manual(START);
+    let (engine, _logs) = open_faulty(
+        dir.path(),
+        &clock,
+        EngineConfig::default(),
+        1,
+        failing::NO_SHARD,
+    )
+    .unwrap();
     let name = StreamName::parse("partial").unwrap();
     engine.create_stream(CreateStream::new(name, 2)).unwrap();
 

@@ -90,20 +90,7 @@ async fn run(engine: &Engine, operation: Operation, body: &[u8]) -> Reply {
         }
         _ => {}
     }
-    // Changes commit metadata (an fsync) and may create or delete thousands
-    // of files, so they run off the runtime's workers (see `blocking`).
-    // Reads answer from memory: the hand-off would cost them about 30 µs.
-    let name = operation.name();
-    let reads = ["Describe", "Get", "List"]
-        .iter()
-        .any(|verb| name.starts_with(verb));
-    if reads {
-        Reply::from_result(control_plane(engine, operation, body))
-    } else {
-        Reply::from_result(riffle_engine::blocking(|| {
-            control_plane(engine, operation, body)
-        }))
-    }
+    Reply::from_result(control_plane(engine, operation, body))
 }
 
 fn control_plane(engine: &Engine, operation: Operation, body: &[u8]) -> Result<Vec<u8>, AwsError> {

@@ -100,7 +100,10 @@ impl Engine {
         };
         // The logs are created outside the streams lock: 10,000 shards'
         // files take about 0.6 s, and every request looks streams up.
-        let created = Stream::open(record.clone(), &self.inner.logs, true).and_then(|stream| {
+        let created = crate::blocking_for_files(request.shard_count as usize, || {
+            Stream::open(record.clone(), &self.inner.logs, true)
+        })
+        .and_then(|stream| {
             // Only CreateStream adds names and uids, and it holds
             // `shard_growth`: the checks above still hold. The row is saved
             // under the streams lock so that DeleteStream, which removes a

@@ -58,17 +58,8 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            // Deleting a large stream's files takes a while: not on a worker.
-            let finished = tokio::task::spawn_blocking(move || {
-                engine.finish_delete(&stream).map_err(|err| (stream, err))
-            })
-            .await;
-            match finished {
-                Ok(Ok(())) => {}
-                Ok(Err((stream, err))) => {
-                    tracing::error!(stream = %stream.name, error = %err, "stream deletion failed; it completes on restart");
-                }
-                Err(err) => tracing::error!(error = %err, "stream deletion panicked"),
+            if let Err(err) = engine.finish_delete(&stream) {
+                tracing::error!(stream = %stream.name, error = %err, "stream deletion failed; it completes on restart");
             }
         });
         Ok(())
@@ -82,15 +73,16 @@ impl Engine {
         // mid-flight, and no CreateStream of the same name can save its row
         // in between (a row is keyed by name).
         let mut streams = self.inner.streams.write();
-        let _state = stream.state.write();
+        let state = stream.state.write();
         stream
             .removed
             .store(true, std::sync::atomic::Ordering::Release);
         streams.remove(stream);
         self.inner.meta.delete_stream(stream.name.as_str())?;
-        drop(_state);
+        let shards = state.shards.len();
+        drop(state);
         drop(streams);
-        self.inner.logs.remove_stream(stream.uid)?;
+        crate::blocking_for_files(shards, || self.inner.logs.remove_stream(stream.uid))?;
         tracing::info!(stream = %stream.name, "stream deleted");
         Ok(())
     }

@@ -235,7 +235,7 @@ impl Engine {
             stream_uid: stream.uid,
             shard_index,
         };
-        let created = crate::blocking(|| {
+        let created = crate::blocking_for_files(new_shards.len(), || {
             new_shards
                 .clone()
                 .map(|index| logs.open_shard(key(index)))
