@@ -397,6 +397,22 @@ fn open_faulty(
     Ok((engine, logs))
 }
 
+/// [`open_faulty`] on an existing `dir`, refusing to open shard
+/// `refuse_open`'s log.
+fn reopen_refusing(
+    dir: &std::path::Path,
+    clock: &Clock,
+    refuse_open: u32,
+) -> Result<(Engine, std::sync::Arc<failing::TestLogs>), EngineError> {
+    open_faulty(
+        dir,
+        clock,
+        EngineConfig::default(),
+        failing::NO_SHARD,
+        refuse_open,
+    )
+}
+
 /// An engine on [`failing::TestLogs`] without faults, holding `streams`
 /// (name, shard count) made before the test closes the gate.
 fn gated(
@@ -565,14 +581,7 @@ async fn a_reshard_that_fails_after_making_its_childrens_logs_removes_them() {
     // After a restart shard 0's log cannot be recovered: the split's
     // preview passes (it leaves parents' logs alone) and makes the
     // children's logs; closing the parent under the write lock fails.
-    let (engine, logs) = open_faulty(
-        dir.path(),
-        &clock,
-        EngineConfig::default(),
-        failing::NO_SHARD,
-        0,
-    )
-    .unwrap();
+    let (engine, logs) = reopen_refusing(dir.path(), &clock, 0).unwrap();
     assert!(matches!(
         engine.split_shard(&stream("parent"), "shardId-000000000000", 1u128 << 126),
         Err(EngineError::Store(_))
@@ -595,21 +604,27 @@ async fn a_reshard_that_fails_after_making_its_childrens_logs_removes_them() {
     );
 }
 
+/// A directory holding stream `name`, whose one shard got one record
+/// (`data`) and was then split: shard 0 is closed at offset 1. The engine
+/// that made it is shut down.
+async fn split_after_one_record(name: &str, data: &str) -> (tempfile::TempDir, Clock) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    let engine = engine(dir.path(), &clock);
+    engine.create_stream(create(name, 1)).unwrap();
+    put(&engine, name, data).await;
+    engine
+        .split_shard(&stream(name), "shardId-000000000000", 1u128 << 127)
+        .unwrap();
+    engine.shutdown().unwrap();
+    (dir, clock)
+}
+
 #[tokio::test]
 async fn a_closed_shard_whose_log_was_emptied_and_made_again_reads_as_finished() {
     use riffle_store::local::{LocalConfig, LocalLogStore};
     use riffle_store::{LogStore, ShardKey};
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Clock::manual(START);
-    {
-        let engine = engine(dir.path(), &clock);
-        engine.create_stream(create("aged", 1)).unwrap();
-        put(&engine, "aged", "gone").await;
-        engine
-            .split_shard(&stream("aged"), "shardId-000000000000", 1u128 << 127)
-            .unwrap();
-        engine.shutdown().unwrap();
-    }
+    let (dir, clock) = split_after_one_record("aged", "gone").await;
     // What an older Riffle left: retention deleted the closed shard's log,
     // and its next startup made the directory again, empty.
     let stream_dir = std::fs::read_dir(dir.path().join("logs"))
@@ -714,14 +729,7 @@ async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its
         engine.shutdown().unwrap();
     }
 
-    let (engine, logs) = open_faulty(
-        dir.path(),
-        &clock,
-        EngineConfig::default(),
-        failing::NO_SHARD,
-        2,
-    )
-    .unwrap();
+    let (engine, logs) = reopen_refusing(dir.path(), &clock, 2).unwrap();
     assert!(
         logs.opened.lock().is_empty(),
         "opening the engine recovers no open shard's log"
@@ -782,25 +790,9 @@ async fn a_restart_recovers_shard_logs_at_first_use_and_a_bad_one_fails_only_its
 async fn a_closed_shard_whose_log_cannot_be_recovered_fails_only_its_own_reads() {
     use std::sync::atomic::Ordering;
 
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Clock::manual(START);
-    {
-        let engine = engine(dir.path(), &clock);
-        engine.create_stream(create("split", 1)).unwrap();
-        put(&engine, "split", "before").await;
-        engine
-            .split_shard(&stream("split"), "shardId-000000000000", 1u128 << 127)
-            .unwrap();
-        engine.shutdown().unwrap();
-    }
-    let (engine, logs) = open_faulty(
-        dir.path(),
-        &clock,
-        EngineConfig::default(),
-        failing::NO_SHARD,
-        0,
-    )
-    .expect("one damaged closed shard does not keep the server down");
+    let (dir, clock) = split_after_one_record("split", "before").await;
+    let (engine, logs) = reopen_refusing(dir.path(), &clock, 0)
+        .expect("one damaged closed shard does not keep the server down");
     let iterator = |engine: &Engine| {
         engine.get_shard_iterator(
             &stream("split"),
