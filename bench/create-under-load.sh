@@ -27,11 +27,10 @@ call() {
 }
 
 timed() {
-    local started
-    started=$(date +%s.%N)
-    local answer
+    local started answer
+    started=$(date +%s%N)
     answer=$(call "$1" "$2" | tail -c 9)
-    echo "$1 $3: $answer in $(echo "$(date +%s.%N) - $started" | bc) s" >&2
+    echo "$1 $3: $answer in $(( ($(date +%s%N) - started) / 1000000 )) ms" >&2
 }
 
 "$RIFFLE" serve --listen "$ENDPOINT" --data-dir "$WORK" --create-delay-ms 0 --delete-delay-ms 0 2>/dev/null &
