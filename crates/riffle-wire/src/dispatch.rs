@@ -70,37 +70,25 @@ async fn run(engine: &Engine, operation: Operation, body: &[u8]) -> Reply {
     if let Err(err) = crate::checker::check(operation.name(), body, crate::protocol::current()) {
         return Reply::error(&err);
     }
-    match operation {
-        Operation::SubscribeToShard => {
-            return match ops::subscribe::handle(engine, body) {
-                Ok(events) => Reply {
-                    status: 200,
-                    body: Vec::new(),
-                    error_type: None,
-                    events: Some(events),
-                },
-                Err(err) => Reply::error(&err),
-            };
-        }
-        Operation::PutRecord => {
-            return Reply::from_result(ops::put_record::handle(engine, body).await);
-        }
-        Operation::PutRecords => {
-            return Reply::from_result(ops::put_records::handle(engine, body).await);
-        }
-        _ => {}
+    if operation == Operation::SubscribeToShard {
+        return match ops::subscribe::handle(engine, body) {
+            Ok(events) => Reply {
+                status: 200,
+                body: Vec::new(),
+                error_type: None,
+                events: Some(events),
+            },
+            Err(err) => Reply::error(&err),
+        };
     }
-    Reply::from_result(control_plane(engine, operation, body))
-}
-
-fn control_plane(engine: &Engine, operation: Operation, body: &[u8]) -> Result<Vec<u8>, AwsError> {
     use ops::stream_changes as change;
-    match operation {
+    let result = match operation {
         Operation::AddTagsToStream => ops::tags::add_tags_to_stream(engine, body),
         Operation::DeregisterStreamConsumer => ops::consumers::deregister(engine, body),
         Operation::DescribeStreamConsumer => ops::consumers::describe(engine, body),
         Operation::ListStreamConsumers => ops::consumers::list(engine, body),
         Operation::RegisterStreamConsumer => ops::consumers::register(engine, body),
+        Operation::SubscribeToShard => unreachable!("answered above as a stream"),
         Operation::CreateStream => ops::create_stream::handle(engine, body),
         Operation::DecreaseStreamRetentionPeriod => {
             change::retention(engine, body, RetentionChange::Decrease)
@@ -126,9 +114,8 @@ fn control_plane(engine: &Engine, operation: Operation, body: &[u8]) -> Result<V
         Operation::ListStreams => ops::list_streams::handle(engine, body),
         Operation::ListTagsForResource => ops::tags::list_tags_for_resource(engine, body),
         Operation::ListTagsForStream => ops::tags::list_tags_for_stream(engine, body),
-        Operation::PutRecord | Operation::PutRecords | Operation::SubscribeToShard => {
-            unreachable!("answered above")
-        }
+        Operation::PutRecord => ops::put_record::handle(engine, body).await,
+        Operation::PutRecords => ops::put_records::handle(engine, body).await,
         Operation::PutResourcePolicy => change::put_resource_policy(engine, body),
         Operation::RemoveTagsFromStream => ops::tags::remove_tags_from_stream(engine, body),
         Operation::StartStreamEncryption => change::encryption(engine, body, true),
@@ -144,7 +131,8 @@ fn control_plane(engine: &Engine, operation: Operation, body: &[u8]) -> Result<V
         Operation::UpdateStreamWarmThroughput => {
             change::update_stream_warm_throughput(engine, body)
         }
-    }
+    };
+    Reply::from_result(result)
 }
 
 /// Decodes a request body, already checked against the model, into its
