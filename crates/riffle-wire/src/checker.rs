@@ -199,8 +199,7 @@ fn check_value(model: &Model, shape: ShapeId, value: &Value, path: &str, v: &mut
             Value::Text(text),
         ) => {
             if let Some(allowed) = allowed {
-                let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-                v.enumeration(path, Some(text), &allowed);
+                v.enumeration(path, Some(text), allowed);
             }
             if let Some(pattern) = pattern.as_ref().filter(|p| !p.matches(text)) {
                 v.push(
@@ -240,7 +239,7 @@ fn to_usize(limit: Option<i64>) -> Option<usize> {
 fn list_shown<'a>(model: &'a Model, member: ShapeId, items: &[Value]) -> Shown<'a> {
     match model.shape(member).kind {
         ShapeKind::Structure { .. } => Shown::StructList {
-            shape: &model.shape(member).name,
+            shape: model.shape(member).name,
             len: items.len(),
         },
         _ => Shown::ScalarList(items.iter().map(plain).collect()),
@@ -450,7 +449,7 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
             ShapeKind::Structure { members, .. } => {
                 let mut values: Vec<Value> = members.iter().map(|_| Value::Null).collect();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'_, str>>()? {
-                    match members.iter().position(|m| m.name == *key) {
+                    match members.iter().position(|m| m.name == key) {
                         Some(i) => {
                             values[i] = map.next_value_seed(ShapeSeed {
                                 shape: members[i].shape,

@@ -158,7 +158,7 @@ impl Rule {
             .unwrap_or_else(|| panic!("no member {member} in {}", model.shape(structure).name));
         Rule {
             shape: found.shape,
-            required: required.iter().any(|r| r == member),
+            required: required.contains(&member),
         }
     }
 
@@ -205,7 +205,7 @@ impl Rule {
                 && pattern.as_ref().is_none_or(|p| p.matches(text))
                 && allowed
                     .as_ref()
-                    .is_none_or(|allowed| allowed.iter().any(|a| a == text))
+                    .is_none_or(|allowed| allowed.contains(&text))
         })
     }
 

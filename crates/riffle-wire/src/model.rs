@@ -3,7 +3,12 @@
 //! Validation reads its shapes: member order, required members, lengths,
 //! ranges, patterns and enums. Nothing here is hand-copied from the model,
 //! so a new operation or constraint cannot be forgotten.
+//!
+//! Names borrow from the embedded JSON and a pattern's regex is compiled when
+//! a value is first checked against it: parsing the model is the first
+//! request's work, and most patterns (ARNs of other services) are never used.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
@@ -20,14 +25,14 @@ pub type ShapeId = usize;
 #[derive(Debug)]
 pub struct Model {
     pub shapes: Vec<Shape>,
-    pub by_name: HashMap<String, ShapeId>,
+    pub by_name: HashMap<&'static str, ShapeId>,
     /// Operation name → its input shape.
-    pub operations: HashMap<String, Option<ShapeId>>,
+    pub operations: HashMap<&'static str, Option<ShapeId>>,
 }
 
 #[derive(Debug)]
 pub struct Shape {
-    pub name: String,
+    pub name: &'static str,
     pub kind: ShapeKind,
 }
 
@@ -35,7 +40,7 @@ pub struct Shape {
 pub enum ShapeKind {
     Structure {
         members: Vec<Member>,
-        required: Vec<String>,
+        required: Vec<&'static str>,
     },
     List {
         member: ShapeId,
@@ -52,7 +57,7 @@ pub enum ShapeKind {
         min: Option<i64>,
         max: Option<i64>,
         pattern: Option<Pattern>,
-        allowed: Option<Vec<String>>,
+        allowed: Option<Vec<&'static str>>,
     },
     Integer {
         min: Option<i64>,
@@ -70,7 +75,7 @@ pub enum ShapeKind {
 #[derive(Debug)]
 pub struct Member {
     /// As in the model (`StreamName`); paths use it with a lower-case first letter.
-    pub name: String,
+    pub name: &'static str,
     pub path_name: String,
     pub shape: ShapeId,
 }
@@ -78,24 +83,30 @@ pub struct Member {
 /// A model pattern: the text AWS prints and the compiled whole-string match.
 #[derive(Debug)]
 pub struct Pattern {
-    pub text: String,
-    regex: Regex,
+    pub text: Cow<'static, str>,
+    regex: OnceLock<Regex>,
     /// For patterns of the form `[…]+` (StreamName's, checked on every
     /// put): the ASCII bytes of the class, matched without the regex engine.
     class: Option<Box<[bool; 128]>>,
 }
 
 impl Pattern {
-    fn new(text: &str) -> Pattern {
-        // AWS (Java's `String.matches`) matches the whole value.
-        let anchored = format!("^(?:{text})$");
-        let regex = Regex::new(&anchored)
-            .unwrap_or_else(|err| panic!("model pattern {text:?} does not compile: {err}"));
+    fn new(text: Cow<'static, str>) -> Pattern {
         Pattern {
-            text: text.to_owned(),
-            regex,
-            class: byte_class_plus(text).map(Box::new),
+            class: byte_class_plus(&text).map(Box::new),
+            text,
+            regex: OnceLock::new(),
         }
+    }
+
+    fn regex(&self) -> &Regex {
+        self.regex.get_or_init(|| {
+            // AWS (Java's `String.matches`) matches the whole value.
+            let anchored = format!("^(?:{})$", self.text);
+            Regex::new(&anchored).unwrap_or_else(|err| {
+                panic!("model pattern {:?} does not compile: {err}", self.text)
+            })
+        })
     }
 
     pub fn matches(&self, value: &str) -> bool {
@@ -106,7 +117,7 @@ impl Pattern {
                         .bytes()
                         .all(|b| class.get(usize::from(b)).copied().unwrap_or(false))
             }
-            None => self.regex.is_match(value),
+            None => self.regex().is_match(value),
         }
     }
 }
@@ -160,14 +171,15 @@ impl Model {
         self.operations.get(operation).copied().flatten()
     }
 
-    fn parse(json: &str) -> Model {
-        let raw: RawModel = serde_json::from_str(json).expect("the vendored model is valid JSON");
-        let by_name: HashMap<String, ShapeId> = raw
+    fn parse(json: &'static str) -> Model {
+        let raw: RawModel<'_> =
+            serde_json::from_str(json).expect("the vendored model is valid JSON");
+        let by_name: HashMap<&'static str, ShapeId> = raw
             .shapes
             .0
             .iter()
             .enumerate()
-            .map(|(i, (name, _))| (name.clone(), i))
+            .map(|(i, (name, _))| (*name, i))
             .collect();
         let id = |name: &str| {
             *by_name
@@ -179,7 +191,7 @@ impl Model {
             .0
             .iter()
             .map(|(name, shape)| {
-                let kind = match shape.kind.as_str() {
+                let kind = match shape.kind {
                     "structure" => ShapeKind::Structure {
                         members: shape
                             .members
@@ -187,9 +199,9 @@ impl Model {
                             .map(|m| {
                                 m.0.iter()
                                     .map(|(n, r)| Member {
-                                        name: n.clone(),
+                                        name: n,
                                         path_name: lower_first(n),
-                                        shape: id(&r.shape),
+                                        shape: id(r.shape),
                                     })
                                     .collect()
                             })
@@ -197,20 +209,20 @@ impl Model {
                         required: shape.required.clone().unwrap_or_default(),
                     },
                     "list" => ShapeKind::List {
-                        member: id(&shape.member.as_ref().expect("lists have members").shape),
+                        member: id(shape.member.as_ref().expect("lists have members").shape),
                         min: shape.min,
                         max: shape.max,
                     },
                     "map" => ShapeKind::Map {
-                        key: id(&shape.key.as_ref().expect("maps have keys").shape),
-                        value: id(&shape.value.as_ref().expect("maps have values").shape),
+                        key: id(shape.key.as_ref().expect("maps have keys").shape),
+                        value: id(shape.value.as_ref().expect("maps have values").shape),
                         min: shape.min,
                         max: shape.max,
                     },
                     "string" => ShapeKind::String {
                         min: shape.min,
                         max: shape.max,
-                        pattern: shape.pattern.as_deref().map(Pattern::new),
+                        pattern: shape.pattern.clone().map(Pattern::new),
                         allowed: shape.allowed.clone(),
                     },
                     "integer" => ShapeKind::Integer {
@@ -231,22 +243,14 @@ impl Model {
                     "timestamp" => ShapeKind::Timestamp,
                     other => panic!("model shape {name} has unknown type {other}"),
                 };
-                Shape {
-                    name: name.clone(),
-                    kind,
-                }
+                Shape { name, kind }
             })
             .collect();
         let operations = raw
             .operations
             .0
             .iter()
-            .map(|(name, op)| {
-                (
-                    name.clone(),
-                    op.input.as_ref().map(|input| id(&input.shape)),
-                )
-            })
+            .map(|(name, op)| (*name, op.input.as_ref().map(|input| id(input.shape))))
             .collect();
         Model {
             shapes,
@@ -265,50 +269,61 @@ fn lower_first(name: &str) -> String {
         .unwrap_or_default()
 }
 
+// Names and enum values in the model contain no JSON escapes, so they borrow
+// from it; patterns do (`\\d`), so theirs is a `Cow`.
 #[derive(Deserialize)]
-struct RawModel {
-    operations: Ordered<RawOperation>,
-    shapes: Ordered<RawShape>,
+struct RawModel<'a> {
+    #[serde(borrow)]
+    operations: Ordered<'a, RawOperation<'a>>,
+    #[serde(borrow)]
+    shapes: Ordered<'a, RawShape<'a>>,
 }
 
 #[derive(Deserialize)]
-struct RawOperation {
-    input: Option<RawRef>,
+struct RawOperation<'a> {
+    #[serde(borrow)]
+    input: Option<RawRef<'a>>,
 }
 
 #[derive(Deserialize)]
-struct RawRef {
-    shape: String,
+struct RawRef<'a> {
+    shape: &'a str,
 }
 
 #[derive(Deserialize)]
-struct RawShape {
+struct RawShape<'a> {
     #[serde(rename = "type")]
-    kind: String,
-    members: Option<Ordered<RawRef>>,
-    required: Option<Vec<String>>,
-    member: Option<RawRef>,
-    key: Option<RawRef>,
-    value: Option<RawRef>,
+    kind: &'a str,
+    #[serde(borrow)]
+    members: Option<Ordered<'a, RawRef<'a>>>,
+    #[serde(borrow)]
+    required: Option<Vec<&'a str>>,
+    #[serde(borrow)]
+    member: Option<RawRef<'a>>,
+    #[serde(borrow)]
+    key: Option<RawRef<'a>>,
+    #[serde(borrow)]
+    value: Option<RawRef<'a>>,
     min: Option<i64>,
     max: Option<i64>,
-    pattern: Option<String>,
-    #[serde(rename = "enum")]
-    allowed: Option<Vec<String>>,
+    #[serde(borrow)]
+    pattern: Option<Cow<'a, str>>,
+    #[serde(rename = "enum", borrow)]
+    allowed: Option<Vec<&'a str>>,
 }
 
 /// A JSON object read in document order (member order matters to AWS's messages).
-struct Ordered<T>(Vec<(String, T)>);
+struct Ordered<'a, T>(Vec<(&'a str, T)>);
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
+impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for Ordered<'a, T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct OrderedVisitor<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for OrderedVisitor<T> {
-            type Value = Ordered<T>;
+        struct OrderedVisitor<'a, T>(std::marker::PhantomData<(&'a (), T)>);
+        impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for OrderedVisitor<'a, T> {
+            type Value = Ordered<'a, T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered<T>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered<'a, T>, A::Error> {
                 let mut entries = Vec::new();
                 while let Some(entry) = map.next_entry()? {
                     entries.push(entry);
@@ -373,11 +388,35 @@ mod tests {
             for sample in samples {
                 assert_eq!(
                     pattern.matches(sample),
-                    pattern.regex.is_match(sample),
+                    pattern.regex().is_match(sample),
                     "{} on {sample:?}",
                     pattern.text
                 );
             }
+        }
+    }
+
+    /// Patterns compile on first use, in the middle of a request: this is
+    /// where one that does not compile must show itself instead.
+    #[test]
+    fn every_model_pattern_compiles() {
+        let patterns: Vec<&Pattern> = model()
+            .shapes
+            .iter()
+            .filter_map(|shape| match &shape.kind {
+                ShapeKind::String {
+                    pattern: Some(p), ..
+                } => Some(p),
+                _ => None,
+            })
+            .collect();
+        assert!(patterns.len() > 20, "{} patterns", patterns.len());
+        for pattern in patterns {
+            assert!(
+                pattern.regex().as_str().contains(pattern.text.as_ref()),
+                "{}",
+                pattern.text
+            );
         }
     }
 

@@ -103,12 +103,12 @@ mod tests {
     fn every_model_operation_is_routed_or_listed_as_not_yet_supported() {
         let model = crate::model::model();
         let mut unaccounted = Vec::new();
-        for name in model.operations.keys() {
+        for &name in model.operations.keys() {
             let routed = Operation::ALL.iter().any(|op| op.name() == name);
-            let deferred = NOT_YET_SUPPORTED.iter().any(|(n, _)| n == name);
+            let deferred = NOT_YET_SUPPORTED.iter().any(|(n, _)| *n == name);
             assert!(!(routed && deferred), "{name} is both routed and deferred");
             if !routed && !deferred {
-                unaccounted.push(name.clone());
+                unaccounted.push(name);
             }
         }
         assert!(

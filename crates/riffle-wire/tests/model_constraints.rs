@@ -30,7 +30,7 @@ fn valid_value(model: &Model, shape: ShapeId) -> Value {
         ShapeKind::String {
             allowed: Some(allowed),
             ..
-        } => Value::String(allowed[0].clone()),
+        } => Value::String(allowed[0].to_owned()),
         ShapeKind::String { .. } => Value::String("a".into()),
         ShapeKind::Integer { min, .. } => Value::from(min.unwrap_or(1)),
         ShapeKind::Boolean => Value::Bool(true),
@@ -58,7 +58,7 @@ fn violations(
         ShapeKind::Structure { members, required } if depth < 3 => {
             for member in members {
                 let mut member_json = json_path.clone();
-                member_json.push(member.name.clone());
+                member_json.push(member.name.to_owned());
                 let member_aws = if aws_path.is_empty() {
                     member.path_name.clone()
                 } else {
