@@ -4,7 +4,8 @@
 #
 #   bash bench/create-under-load.sh [riffle binary] create
 #       4 clients put to a 4-shard stream while another client creates three
-#       3,300-shard streams
+#       3,300-shard streams, and SplitShard on a small stream is timed while
+#       each create runs
 #   bash bench/create-under-load.sh [riffle binary] rescale
 #       4 clients put to a 2,000-shard stream for 15 s while UpdateShardCount
 #       doubles it
@@ -44,11 +45,21 @@ case "$MODE" in
 create)
     SHARDS=4
     SECONDS_OF_LOAD=5
+    call CreateStream '{"StreamName":"small","ShardCount":2}' >/dev/null
     control() {
-        # Three creates within the load's 5 s (4 + 3 × 3,300 shards is
-        # within the default account limit of 10,000).
+        # Three creates within the load's 5 s (4 + 2 + 3 × 3,300 + 3 shards
+        # is within the default account limit of 10,000). While each runs,
+        # a split of another stream's shard: 0 at 2^126, then its lower
+        # child (2, then 4) at 2^125 and 2^124.
+        local splits=("0 85070591730234615865843651857942052864"
+            "2 42535295865117307932921825928971026432"
+            "4 21267647932558653966460912964485513216")
         for i in 1 2 3; do
-            timed CreateStream "{\"StreamName\":\"big$i\",\"ShardCount\":3300}" "3300 shards"
+            timed CreateStream "{\"StreamName\":\"big$i\",\"ShardCount\":3300}" "3300 shards" &
+            sleep 0.1
+            read -r shard key <<<"${splits[$((i - 1))]}"
+            timed SplitShard "{\"StreamName\":\"small\",\"ShardToSplit\":\"shardId-00000000000$shard\",\"NewStartingHashKey\":\"$key\"}" "of another stream, during create $i"
+            wait
             sleep 0.3
         done
     }

@@ -4,6 +4,7 @@
 //! - [`Engine`] is the entry point; each operation lives in its own file
 //!   under [`ops`] as an `impl Engine` block (`ops/put_records.rs`, …).
 //! - [`stream`]: a stream at run time (status, shards, routing table).
+//! - `pending`: shards, names and uids promised to operations in flight.
 //! - [`error`]: [`EngineError`], which the wire layer maps to AWS errors.
 //! - [`clock`]: the only source of wall-clock time.
 //! - [`page_token`]: NextToken encoding for the paginated list operations.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod metrics;
 pub mod ops;
 pub mod page_token;
+mod pending;
 pub mod stream;
 pub mod traffic;
 
@@ -26,7 +28,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use rand::RngExt;
 use riffle_model::limits::{ACCOUNT_SHARD_LIMIT_DEFAULT, ON_DEMAND_STREAM_LIMIT_DEFAULT};
 use riffle_model::{AccountId, IteratorKey, Millis, Region, StreamArn, StreamName};
@@ -37,6 +39,7 @@ pub use clock::Clock;
 pub use error::{EngineError, EngineResult};
 pub use stream::StreamStatus;
 
+use pending::Pending;
 use stream::Stream;
 
 /// Engine settings that AWS fixes but Riffle lets the operator choose.
@@ -114,12 +117,10 @@ struct Inner {
     logs: Arc<dyn LogStore>,
     iterator_key: IteratorKey,
     streams: RwLock<Streams>,
-    /// Held by every operation that may add open shards (CreateStream and
-    /// the reshards), from its check of the account's shard limit until the
-    /// shards are in place: the limit is a sum over streams, so two of them
-    /// checking at once could together pass it. Lock order: this, then
+    /// Shards, names and uids promised to CreateStreams and reshards still
+    /// creating their logs (see [`pending`]). Lock order: this, then
     /// `streams`, then a stream's state.
-    shard_growth: Mutex<()>,
+    pending: Pending,
     /// SubscribeToShard leases, one per consumer and shard.
     subscriptions: ops::subscribe::Subscriptions,
 }
@@ -141,12 +142,11 @@ impl Streams {
         self.by_name.insert(stream.name.clone(), stream);
     }
 
-    /// Open shards in every stream but `except` (a stream uid).
-    fn open_shard_count(&self, except: Option<u64>) -> usize {
+    /// Open shards in every stream: the account's count for its shard limit.
+    fn open_shard_count(&self) -> u64 {
         self.by_uid
             .values()
-            .filter(|s| Some(s.uid) != except)
-            .map(|s| s.state.read().open_shard_count())
+            .map(|s| s.state.read().open_shard_count() as u64)
             .sum()
     }
 
@@ -253,7 +253,7 @@ impl Engine {
                 logs,
                 iterator_key,
                 streams: RwLock::new(streams),
-                shard_growth: Mutex::new(()),
+                pending: Pending::default(),
                 subscriptions: ops::subscribe::Subscriptions::default(),
             }),
         };

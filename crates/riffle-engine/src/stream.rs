@@ -256,6 +256,8 @@ pub(crate) struct Stream {
     /// Set (under both locks) when the stream's row is deleted: a handle
     /// looked up before then must not save anything for it again.
     pub(crate) removed: Arc<AtomicBool>,
+    /// Held for the whole of a reshard: one at a time per stream.
+    pub(crate) resharding: Mutex<()>,
     /// Stream-level metrics; not persisted.
     pub(crate) counters: StreamCounters,
     pub(crate) reshards: ReshardCounters,
@@ -302,6 +304,7 @@ impl Stream {
             stream_id,
             state: RwLock::new(state),
             removed,
+            resharding: Mutex::new(()),
             counters: StreamCounters::default(),
             reshards: ReshardCounters::default(),
         })

@@ -292,9 +292,11 @@ mod failing {
             self.changed.notify_all();
         }
 
+        /// Holds the first open to arrive while the gate is closed; later
+        /// ones (another operation's, while the first is held) pass.
         fn pass(&self) {
             let mut closed = self.closed.lock();
-            if *closed {
+            if *closed && self.waiting.load(Ordering::SeqCst) == 0 {
                 self.waiting.fetch_add(1, Ordering::SeqCst);
                 while *closed {
                     self.changed.wait(&mut closed);
@@ -314,8 +316,8 @@ mod failing {
     }
 
     /// The local store, with faults: appends to `failing_shard` fail,
-    /// opening `refuse_open` fails as a damaged segment would, and opens
-    /// wait while `gate` is closed. Records which shard logs it opened.
+    /// opening `refuse_open` fails as a damaged segment would, and an open
+    /// waits while `gate` is closed. Records which shard logs it opened.
     #[derive(Debug)]
     pub(super) struct TestLogs {
         pub(super) inner: LocalLogStore,
@@ -434,10 +436,11 @@ fn gated(
     (dir, engine, logs)
 }
 
-/// Runs `slow` while shard-log opens are held at the gate and, once one is
-/// held, `probe`: returns what `slow` returned and what `probe` answered
-/// within 5 s (`None` if it waited for `slow`). The gate opens before any
-/// assertion, so a failing test cannot leave a thread stuck.
+/// Runs `slow` while its first shard-log open is held at the gate and, once
+/// it is held, `probe` (whose own opens pass): returns what `slow` returned
+/// and what `probe` answered within 5 s (`None` if it waited for `slow`).
+/// The gate opens before any assertion, so a failing test cannot leave a
+/// thread stuck.
 fn probe_while_logs_open<T: Send, P: Send>(
     logs: &failing::TestLogs,
     slow: impl FnOnce() -> T + Send,
@@ -517,25 +520,16 @@ fn a_split_while_a_stream_creates_its_logs_counts_the_new_streams_shards() {
         ..EngineConfig::default()
     };
     let (_dir, engine, logs) = gated(config, &[("a", 1)]);
-    logs.gate.close();
     // The create has passed its limit check (1 + 3) and waits at the gate
-    // for its logs, outside the streams lock.
-    let creator = {
-        let engine = engine.clone();
-        std::thread::spawn(move || engine.create_stream(create("big", 3)))
-    };
-    logs.gate.wait_for_an_open();
-    let splitter = {
-        let engine = engine.clone();
-        std::thread::spawn(move || {
-            engine.split_shard(&stream("a"), "shardId-000000000000", 1u128 << 127)
-        })
-    };
-    // Give the split time to pass a check made without the new stream.
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    logs.gate.open();
-    creator.join().unwrap().unwrap();
-    let split = splitter.join().unwrap();
+    // for its logs, its stream not yet in place; the split must count its
+    // shards, and answer at once.
+    let (created, meanwhile) = probe_while_logs_open(
+        &logs,
+        || engine.create_stream(create("big", 3)),
+        || engine.split_shard(&stream("a"), "shardId-000000000000", 1u128 << 127),
+    );
+    created.unwrap();
+    let split = meanwhile.expect("the split waited for CreateStream's files");
     assert!(
         matches!(split, Err(EngineError::LimitExceeded(_))),
         "the split must count the new stream's shards: {split:?}"
@@ -546,6 +540,53 @@ fn a_split_while_a_stream_creates_its_logs_counts_the_new_streams_shards() {
             .unwrap()
             .open_shard_count,
         1
+    );
+}
+
+#[test]
+fn reshards_of_other_streams_go_on_while_a_stream_creates_its_logs() {
+    let (_dir, engine, logs) = gated(EngineConfig::default(), &[("a", 2)]);
+    let (created, meanwhile) = probe_while_logs_open(
+        &logs,
+        || engine.create_stream(create("big", 3)),
+        || {
+            engine.split_shard(&stream("a"), "shardId-000000000000", 1u128 << 126)?;
+            engine.merge_shards(&stream("a"), "shardId-000000000002", "shardId-000000000003")
+        },
+    );
+    created.unwrap();
+    meanwhile
+        .expect("the reshards waited for CreateStream's files")
+        .unwrap();
+    assert_eq!(
+        engine
+            .describe_stream_summary(&stream("a"))
+            .unwrap()
+            .open_shard_count,
+        2
+    );
+}
+
+#[test]
+fn a_name_being_created_is_taken() {
+    let (_dir, engine, logs) = gated(EngineConfig::default(), &[]);
+    let (created, meanwhile) = probe_while_logs_open(
+        &logs,
+        || engine.create_stream(create("big", 3)),
+        || engine.create_stream(create("big", 1)),
+    );
+    created.unwrap();
+    let second = meanwhile.expect("the second CreateStream waited for the first");
+    assert!(
+        matches!(second, Err(EngineError::StreamExists { .. })),
+        "{second:?}"
+    );
+    assert_eq!(
+        engine
+            .describe_stream_summary(&stream("big"))
+            .unwrap()
+            .open_shard_count,
+        3
     );
 }
 

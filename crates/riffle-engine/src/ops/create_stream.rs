@@ -46,26 +46,32 @@ impl Engine {
     /// would be exceeded (`LimitExceededException`), or storage failed.
     pub fn create_stream(&self, request: CreateStream) -> EngineResult<()> {
         let config = &self.inner.config;
-        // Held until the stream is in place, so that no other CreateStream
-        // or split can take the shards counted here (see `Inner::shard_growth`).
-        let _growth = self.inner.shard_growth.lock();
-        // Read once the lock is held: waiting for it can take seconds.
         let now = self.now();
-        let uid = {
+        // The name, a uid and the shards are promised here, briefly under
+        // the locks; the files are then created with none held (see
+        // `pending`). The promise is released when this returns.
+        let (uid, _promise) = {
+            let pending = &self.inner.pending;
+            let mut promised = pending.lock();
             let streams = self.inner.streams.read();
-            if streams.by_name.contains_key(&request.name) {
+            if streams.by_name.contains_key(&request.name) || promised.has_name(&request.name) {
                 return Err(EngineError::StreamExists {
                     stream: request.name,
                 });
             }
-            self.check_shard_limit(streams.open_shard_count(None), request.shard_count)?;
+            self.check_shard_limit(
+                streams.open_shard_count() + promised.shards,
+                request.shard_count,
+            )?;
             let mut rng = rand::rng();
-            loop {
+            let uid = loop {
                 let uid: u64 = rng.random();
-                if !streams.by_uid.contains_key(&uid) {
+                if !streams.by_uid.contains_key(&uid) && !promised.has_uid(uid) {
                     break uid;
                 }
-            }
+            };
+            let stream = Some((request.name.clone(), uid));
+            (uid, promised.promise(pending, request.shard_count, stream))
         };
         let shards = HashKeyRange::uniform(request.shard_count)
             .into_iter()
@@ -104,11 +110,11 @@ impl Engine {
             Stream::open(record.clone(), &self.inner.logs, true)
         })
         .and_then(|stream| {
-            // Only CreateStream adds names and uids, and it holds
-            // `shard_growth`: the checks above still hold. The row is saved
-            // under the streams lock so that DeleteStream, which removes a
-            // row under it, cannot interleave with this one (rows are keyed
-            // by name).
+            // Only CreateStream adds names and uids, and this one's are
+            // promised: the checks above still hold. The row is saved under
+            // the streams lock so that DeleteStream, which removes a row
+            // under it, cannot interleave with this one (rows are keyed by
+            // name).
             let mut streams = self.inner.streams.write();
             self.inner.meta.save_stream(&record)?;
             streams.insert(Arc::new(stream));
@@ -126,15 +132,11 @@ impl Engine {
     }
 
     /// Refuses `additional` open shards if the account's `open_shards`
-    /// would then pass the limit. The caller holds `Inner::shard_growth`
-    /// until the shards are in place.
-    pub(crate) fn check_shard_limit(
-        &self,
-        open_shards: usize,
-        additional: u32,
-    ) -> EngineResult<()> {
+    /// (those promised to operations in flight included) would then pass
+    /// the limit. The caller holds `Inner::pending` and promises them.
+    pub(crate) fn check_shard_limit(&self, open_shards: u64, additional: u32) -> EngineResult<()> {
         let config = &self.inner.config;
-        if open_shards as u64 + u64::from(additional) <= u64::from(config.account_shard_limit) {
+        if open_shards + u64::from(additional) <= u64::from(config.account_shard_limit) {
             return Ok(());
         }
         Err(EngineError::LimitExceeded(format!(

@@ -13,6 +13,7 @@ use riffle_store::{ClosedShard, ShardKey, StreamRecord};
 
 use crate::error::{EngineError, EngineResult};
 use crate::metrics::ReshardTrigger;
+use crate::pending::Promise;
 use crate::stream::{StreamState, StreamStatus, new_shard_record};
 use crate::{Engine, StreamRef};
 
@@ -175,12 +176,12 @@ impl Engine {
     ) -> EngineResult<T> {
         let stream = self.lookup(stream_ref)?;
         let config = &self.inner.config;
-        // Held to the end, so that no CreateStream or other reshard takes
-        // the shards this one may add (see `Inner::shard_growth`).
-        let _growth = self.inner.shard_growth.lock();
+        // One reshard of a stream at a time: its children take the next
+        // shard indexes, and their logs are made before the plan is made
+        // for real.
+        let _one_at_a_time = stream.resharding.lock();
         // Read once the lock is held: waiting for it can take seconds.
         let now = self.now();
-        let open_elsewhere = self.inner.streams.read().open_shard_count(Some(stream.uid));
         let plan = |state: &StreamState, preview: bool| -> EngineResult<_> {
             if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
                 return Err(EngineError::StreamNotFound {
@@ -205,30 +206,30 @@ impl Engine {
                 merges: 0,
             };
             let result = change(&mut plan)?;
-            let open_before = state.open_shard_count();
             let open_after = plan
                 .record
                 .shards
                 .iter()
                 .filter(|s| s.closed.is_none())
                 .count();
-            if open_after > open_before {
-                self.check_shard_limit(
-                    open_elsewhere + open_before,
-                    (open_after - open_before) as u32,
-                )?;
-            }
-            Ok((result, plan.record, plan.splits, plan.merges))
+            let added = open_after.saturating_sub(state.open_shard_count()) as u32;
+            Ok((result, plan.record, plan.splits, plan.merges, added))
         };
         // The children's logs are created before the write lock is taken
-        // (once the plan has passed every check, the shard limit included):
-        // doubling a stream of thousands of shards creates thousands of
-        // files, and its writers and readers wait for that lock. Under it,
-        // the plan is made again for real and finds them open.
-        let new_shards = {
+        // (once the plan has passed every check and the shards it adds are
+        // promised): doubling a stream of thousands of shards creates
+        // thousands of files, and its writers and readers wait for that
+        // lock. Under it, the plan is made again for real and finds them open.
+        let (new_shards, added) = {
             let state = stream.state.read();
-            let (_, record, _, _) = plan(&state, true)?;
-            state.shards.len() as u32..record.shards.len() as u32
+            let (_, record, _, _, added) = plan(&state, true)?;
+            (state.shards.len() as u32..record.shards.len() as u32, added)
+        };
+        // A merge adds no shard, and waits for no other operation here.
+        let promise = if added > 0 {
+            Some(self.promise_shards(added)?)
+        } else {
+            None
         };
         let logs = &self.inner.logs;
         let key = |shard_index| ShardKey {
@@ -243,7 +244,15 @@ impl Engine {
         });
         let outcome = created.map_err(EngineError::from).and_then(|_created| {
             let mut state = stream.state.write();
-            let (result, mut record, splits, merges) = plan(&state, false)?;
+            let (result, mut record, splits, merges, added) = plan(&state, false)?;
+            // Nothing else changes the stream's shards while `resharding`
+            // is held; were that broken, refuse rather than pass the limit.
+            if u64::from(added) > promise.as_ref().map_or(0, |p| p.shards()) {
+                return Err(EngineError::ResourceInUse(format!(
+                    "Stream {} under account {} changed while it was being resharded.",
+                    stream.name, config.account.as_str()
+                )));
+            }
             record.updating_until_ms =
                 (config.create_delay_ms > 0).then_some(now.0 + config.create_delay_ms);
             // Open the children's logs first: if that fails, nothing was persisted.
@@ -256,7 +265,7 @@ impl Engine {
         });
         if outcome.is_err() {
             // Nothing refers to the children's logs made above, and while
-            // `shard_growth` is held no other reshard can take their indexes:
+            // `resharding` is held no other reshard can take their indexes:
             // remove them. If the stream was deleted meanwhile its files may
             // have gone before these were made: remove them all again.
             let cleanup = if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
@@ -271,6 +280,16 @@ impl Engine {
             }
         }
         outcome
+    }
+
+    /// Promises `added` open shards to a reshard in flight, if the
+    /// account's limit allows them (see `pending`).
+    fn promise_shards(&self, added: u32) -> EngineResult<Promise<'_>> {
+        let pending = &self.inner.pending;
+        let mut promised = pending.lock();
+        let open = self.inner.streams.read().open_shard_count();
+        self.check_shard_limit(open + promised.shards, added)?;
+        Ok(promised.promise(pending, added, None))
     }
 
     /// Splits an open shard at `new_starting_hash_key`: the first child
