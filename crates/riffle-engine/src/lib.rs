@@ -163,6 +163,33 @@ impl Streams {
     }
 }
 
+/// Deletes the logs of streams no stored stream refers to: a crash left
+/// them between a stream's files and its row (a CreateStream before its row
+/// was saved, a deletion after its row was removed). Only disk space is at
+/// stake, so a failure is logged and startup goes on.
+fn remove_unreferenced_logs(streams: &Streams, logs: &dyn LogStore) {
+    let uids = match logs.stream_uids() {
+        Ok(uids) => uids,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not list the stored logs");
+            return;
+        }
+    };
+    for uid in uids
+        .into_iter()
+        .filter(|uid| !streams.by_uid.contains_key(uid))
+    {
+        match logs.remove_stream(uid) {
+            Ok(()) => {
+                tracing::info!(uid = %format_args!("{uid:016x}"), "removed the logs of a stream no metadata refers to (left by a crash)")
+            }
+            Err(err) => {
+                tracing::warn!(uid = %format_args!("{uid:016x}"), error = %err, "could not remove the logs of a stream no metadata refers to")
+            }
+        }
+    }
+}
+
 /// Runs `work`, which may wait on the disk for a while (creating or
 /// deleting thousands of files, recovering a log), without stalling the
 /// other tasks of the Tokio worker it is called on: on a multi-threaded
@@ -244,6 +271,7 @@ impl Engine {
         for record in live {
             streams.insert(Arc::new(Stream::open(record, &logs, false)?));
         }
+        remove_unreferenced_logs(&streams, logs.as_ref());
         tracing::info!(streams = streams.by_name.len(), "engine opened");
         let engine = Engine {
             inner: Arc::new(Inner {

@@ -361,6 +361,9 @@ mod failing {
         fn has_shard(&self, key: ShardKey) -> bool {
             self.inner.has_shard(key)
         }
+        fn stream_uids(&self) -> Result<Vec<u64>, StoreError> {
+            self.inner.stream_uids()
+        }
         fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
             self.inner.remove_stream(stream_uid)
         }
@@ -587,6 +590,44 @@ fn a_name_being_created_is_taken() {
             .unwrap()
             .open_shard_count,
         3
+    );
+}
+
+/// What a crash leaves between a stream's files and its row: a deletion
+/// that removed the row but not yet the files, a create that made the files
+/// but had not saved the row. The next start removes those files.
+#[test]
+fn logs_no_stream_refers_to_are_removed_at_startup() {
+    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
+    use riffle_store::{LogStore, MetadataStore, ShardKey};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    let engine = engine(dir.path(), &clock);
+    engine.create_stream(create("kept", 1)).unwrap();
+    engine.create_stream(create("deleted", 2)).unwrap();
+    drop(engine);
+    RedbMetadataStore::open(dir.path())
+        .unwrap()
+        .delete_stream("deleted")
+        .unwrap();
+    let logs = LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap();
+    let never_saved = ShardKey {
+        stream_uid: 0x2a,
+        shard_index: 0,
+    };
+    drop(logs.open_shard(never_saved).unwrap());
+    drop(logs);
+    let stream_dirs = || std::fs::read_dir(dir.path().join("logs")).unwrap().count();
+    assert_eq!(stream_dirs(), 3);
+    let engine = engine_on(dir.path(), &clock);
+    assert_eq!(stream_dirs(), 1, "only the kept stream's logs are left");
+    assert_eq!(walk_shard_dirs(&dir.path().join("logs")), 1);
+    assert_eq!(
+        engine
+            .describe_stream_summary(&stream("kept"))
+            .unwrap()
+            .open_shard_count,
+        1
     );
 }
 
