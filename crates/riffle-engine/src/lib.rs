@@ -118,8 +118,8 @@ struct Inner {
     iterator_key: IteratorKey,
     streams: RwLock<Streams>,
     /// Shards, names and uids promised to CreateStreams and reshards still
-    /// creating their logs (see [`pending`]). Lock order: this, then
-    /// `streams`, then a stream's state.
+    /// creating their logs (see [`pending`]). Lock order: a stream's
+    /// `resharding`, then this, then `streams`, then a stream's state.
     pending: Pending,
     /// SubscribeToShard leases, one per consumer and shard.
     subscriptions: ops::subscribe::Subscriptions,
@@ -140,14 +140,6 @@ impl Streams {
         self.by_stream_id
             .insert(stream.stream_id.clone(), stream.clone());
         self.by_name.insert(stream.name.clone(), stream);
-    }
-
-    /// Open shards in every stream: the account's count for its shard limit.
-    fn open_shard_count(&self) -> u64 {
-        self.by_uid
-            .values()
-            .map(|s| s.state.read().open_shard_count() as u64)
-            .sum()
     }
 
     fn remove(&mut self, stream: &Stream) {
@@ -333,6 +325,18 @@ impl Engine {
             .values()
             .cloned()
             .collect()
+    }
+
+    /// Open shards in every stream: the account's count for its shard
+    /// limit. Counted on a copy of the stream list, so that no lookup queues
+    /// behind this while it waits for a stream's state (a reshard holds the
+    /// write lock while it installs). The caller holds `pending`: a stream
+    /// inserted after the copy is still counted through its promise.
+    fn open_shard_count(&self) -> u64 {
+        self.all_streams()
+            .iter()
+            .map(|s| s.state.read().open_shard_count() as u64)
+            .sum()
     }
 
     /// Finds a stream by name or ARN. An ARN for another account or region

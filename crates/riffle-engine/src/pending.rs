@@ -14,8 +14,9 @@
 //! those shards twice (open, and promised), never zero times: the limit can
 //! refuse a request near it a moment early, never let one pass it.
 //!
-//! Lock order: `Pending`, then `streams`, then a stream's state. A promise is
-//! dropped holding none of them (its drop takes `Pending`'s lock).
+//! Lock order: a stream's `resharding`, then `Pending`, then `streams`, then
+//! a stream's state. A promise is dropped holding none of the last three
+//! (its drop takes `Pending`'s lock).
 
 use std::collections::HashSet;
 

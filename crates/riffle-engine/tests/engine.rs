@@ -663,7 +663,12 @@ async fn a_reshard_that_fails_after_making_its_childrens_logs_removes_them() {
     // After a restart shard 0's log cannot be recovered: the split's
     // preview passes (it leaves parents' logs alone) and makes the
     // children's logs; closing the parent under the write lock fails.
-    let (engine, logs) = reopen_refusing(dir.path(), &clock, 0).unwrap();
+    // The limit leaves room for one more shard.
+    let config = EngineConfig {
+        account_shard_limit: 3,
+        ..EngineConfig::default()
+    };
+    let (engine, logs) = open_faulty(dir.path(), &clock, config, failing::NO_SHARD, 0).unwrap();
     assert!(matches!(
         engine.split_shard(&stream("parent"), "shardId-000000000000", 1u128 << 126),
         Err(EngineError::Store(_))
@@ -683,6 +688,72 @@ async fn a_reshard_that_fails_after_making_its_childrens_logs_removes_them() {
             .unwrap()
             .open_shard_count,
         2
+    );
+    // The failed split gave back the shard it was promised.
+    engine
+        .split_shard(&stream("parent"), "shardId-000000000001", 3u128 << 126)
+        .unwrap();
+}
+
+/// Two reshards of one stream take turns. Here the first makes its
+/// children's logs (held at the gate), then fails and removes them; had the
+/// second run meanwhile, its children would have taken the same indexes,
+/// and that cleanup would have deleted their logs under it.
+#[tokio::test(flavor = "multi_thread")]
+async fn reshards_of_one_stream_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    engine(dir.path(), &clock)
+        .create_stream(create("parent", 2))
+        .unwrap();
+    // Shard 0's log cannot be recovered: splitting it fails after its
+    // children's logs are made.
+    let (engine, logs) = open_faulty(
+        dir.path(),
+        &clock,
+        EngineConfig::default(),
+        failing::NO_SHARD,
+        0,
+    )
+    .unwrap();
+    logs.gate.close();
+    let (failed, second) = std::thread::scope(|scope| {
+        let first = scope
+            .spawn(|| engine.split_shard(&stream("parent"), "shardId-000000000000", 1u128 << 126));
+        logs.gate.wait_for_an_open();
+        let second = scope
+            .spawn(|| engine.split_shard(&stream("parent"), "shardId-000000000001", 3u128 << 126));
+        // Time for a second split that does not wait to finish.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        logs.gate.open();
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    assert!(matches!(failed, Err(EngineError::Store(_))), "{failed:?}");
+    second.unwrap();
+    let to_upper_child = PutEntry {
+        partition_key: Some("k"),
+        explicit_hash_key: Some(riffle_model::HashKey((3u128 << 126) + 1)),
+        data: b"kept",
+    };
+    let put = engine
+        .put_record(&stream("parent"), to_upper_child)
+        .await
+        .unwrap();
+    engine.shutdown().unwrap();
+    drop(engine);
+    let engine = engine_on(dir.path(), &clock);
+    let iterator = engine
+        .get_shard_iterator(
+            &stream("parent"),
+            &put.shard.to_string(),
+            IteratorStart::TrimHorizon,
+        )
+        .unwrap();
+    let read = engine.get_records(&iterator, 10).unwrap();
+    assert_eq!(
+        read.records.len(),
+        1,
+        "the second split's child kept its log"
     );
 }
 
@@ -747,7 +818,13 @@ async fn a_closed_shard_whose_log_was_emptied_and_made_again_reads_as_finished()
 #[test]
 fn a_create_whose_logs_fail_leaves_no_files_and_the_name_free() {
     use std::sync::atomic::Ordering;
-    let (dir, engine, logs) = gated(EngineConfig::default(), &[("existing", 1)]);
+    // Room for exactly one four-shard stream more: a promise the failed
+    // create kept would refuse the second.
+    let config = EngineConfig {
+        account_shard_limit: 5,
+        ..EngineConfig::default()
+    };
+    let (dir, engine, logs) = gated(config, &[("existing", 1)]);
     let stream_dirs = || std::fs::read_dir(dir.path().join("logs")).unwrap().count();
     let before = stream_dirs();
     logs.refuse_open.store(2, Ordering::SeqCst);

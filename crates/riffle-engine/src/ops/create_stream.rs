@@ -53,23 +53,25 @@ impl Engine {
         let (uid, _promise) = {
             let pending = &self.inner.pending;
             let mut promised = pending.lock();
-            let streams = self.inner.streams.read();
-            if streams.by_name.contains_key(&request.name) || promised.has_name(&request.name) {
-                return Err(EngineError::StreamExists {
-                    stream: request.name,
-                });
-            }
-            self.check_shard_limit(
-                streams.open_shard_count() + promised.shards,
-                request.shard_count,
-            )?;
-            let mut rng = rand::rng();
-            let uid = loop {
-                let uid: u64 = rng.random();
-                if !streams.by_uid.contains_key(&uid) && !promised.has_uid(uid) {
-                    break uid;
+            let uid = {
+                let streams = self.inner.streams.read();
+                if streams.by_name.contains_key(&request.name) || promised.has_name(&request.name) {
+                    return Err(EngineError::StreamExists {
+                        stream: request.name,
+                    });
+                }
+                let mut rng = rand::rng();
+                loop {
+                    let uid: u64 = rng.random();
+                    if !streams.by_uid.contains_key(&uid) && !promised.has_uid(uid) {
+                        break uid;
+                    }
                 }
             };
+            self.check_shard_limit(
+                self.open_shard_count() + promised.shards,
+                request.shard_count,
+            )?;
             let stream = Some((request.name.clone(), uid));
             (uid, promised.promise(pending, request.shard_count, stream))
         };

@@ -4,8 +4,8 @@
 //! one metadata transaction, then published: parents close at the offset
 //! their log has reached (synced first, so the end is on disk), children
 //! open with a sequence-number epoch above every parent's. Writes hold the
-//! stream's read lock and resharding its write lock, so no record lands in
-//! a parent after its end was taken.
+//! stream state's read lock and a reshard takes its write lock to install,
+//! so no record lands in a parent after its end was taken.
 
 use riffle_model::limits::{QUOTA_WINDOW_MS, SHARD_COUNT_UPDATES_PER_DAY};
 use riffle_model::{HashKeyRange, Millis, ShardId, StreamArn, StreamName};
@@ -287,8 +287,7 @@ impl Engine {
     fn promise_shards(&self, added: u32) -> EngineResult<Promise<'_>> {
         let pending = &self.inner.pending;
         let mut promised = pending.lock();
-        let open = self.inner.streams.read().open_shard_count();
-        self.check_shard_limit(open + promised.shards, added)?;
+        self.check_shard_limit(self.open_shard_count() + promised.shards, added)?;
         Ok(promised.promise(pending, added, None))
     }
 
