@@ -53,6 +53,14 @@ fn open_with(config: EngineConfig, create: CreateStream) -> (tempfile::TempDir, 
     (dir, clock, engine)
 }
 
+/// The stream's open shard count, as DescribeStreamSummary gives it.
+fn open_shards(engine: &Engine, name: &str) -> usize {
+    engine
+        .describe_stream_summary(&stream(name))
+        .unwrap()
+        .open_shard_count
+}
+
 fn create(name: &str, shards: u32) -> CreateStream {
     CreateStream::new(StreamName::parse(name).unwrap(), shards)
 }
@@ -474,13 +482,7 @@ fn other_requests_go_on_while_a_stream_creates_its_shard_logs() {
     created.unwrap();
     let summary = meanwhile.expect("DescribeStreamSummary waited for CreateStream's files");
     assert_eq!(summary.unwrap().open_shard_count, 1);
-    assert_eq!(
-        engine
-            .describe_stream_summary(&stream("big"))
-            .unwrap()
-            .open_shard_count,
-        3
-    );
+    assert_eq!(open_shards(&engine, "big"), 3);
 }
 
 #[tokio::test]
@@ -537,13 +539,7 @@ fn a_split_while_a_stream_creates_its_logs_counts_the_new_streams_shards() {
         matches!(split, Err(EngineError::LimitExceeded(_))),
         "the split must count the new stream's shards: {split:?}"
     );
-    assert_eq!(
-        engine
-            .describe_stream_summary(&stream("a"))
-            .unwrap()
-            .open_shard_count,
-        1
-    );
+    assert_eq!(open_shards(&engine, "a"), 1);
 }
 
 #[test]
@@ -561,13 +557,7 @@ fn reshards_of_other_streams_go_on_while_a_stream_creates_its_logs() {
     meanwhile
         .expect("the reshards waited for CreateStream's files")
         .unwrap();
-    assert_eq!(
-        engine
-            .describe_stream_summary(&stream("a"))
-            .unwrap()
-            .open_shard_count,
-        2
-    );
+    assert_eq!(open_shards(&engine, "a"), 2);
 }
 
 #[test]
@@ -584,13 +574,7 @@ fn a_name_being_created_is_taken() {
         matches!(second, Err(EngineError::StreamExists { .. })),
         "{second:?}"
     );
-    assert_eq!(
-        engine
-            .describe_stream_summary(&stream("big"))
-            .unwrap()
-            .open_shard_count,
-        3
-    );
+    assert_eq!(open_shards(&engine, "big"), 3);
 }
 
 /// What a crash leaves between a stream's files and its row: a deletion
@@ -622,13 +606,7 @@ fn logs_no_stream_refers_to_are_removed_at_startup() {
     let engine = engine_on(dir.path(), &clock);
     assert_eq!(stream_dirs(), 1, "only the kept stream's logs are left");
     assert_eq!(walk_shard_dirs(&dir.path().join("logs")), 1);
-    assert_eq!(
-        engine
-            .describe_stream_summary(&stream("kept"))
-            .unwrap()
-            .open_shard_count,
-        1
-    );
+    assert_eq!(open_shards(&engine, "kept"), 1);
 }
 
 #[test]
@@ -682,13 +660,7 @@ async fn a_reshard_that_fails_after_making_its_childrens_logs_removes_them() {
         2,
         "and removed after it"
     );
-    assert_eq!(
-        engine
-            .describe_stream_summary(&stream("parent"))
-            .unwrap()
-            .open_shard_count,
-        2
-    );
+    assert_eq!(open_shards(&engine, "parent"), 2);
     // The failed split gave back the shard it was promised.
     engine
         .split_shard(&stream("parent"), "shardId-000000000001", 3u128 << 126)
@@ -1173,10 +1145,7 @@ mod on_demand {
     }
 
     fn open_count(engine: &Engine) -> usize {
-        engine
-            .describe_stream_summary(&stream("od"))
-            .unwrap()
-            .open_shard_count
+        open_shards(engine, "od")
     }
 
     #[tokio::test]

@@ -352,9 +352,9 @@ mod tests {
         assert_eq!(required, &["Records"]);
     }
 
-    #[test]
-    fn class_patterns_match_exactly_as_the_regex_does() {
-        let class_patterns: Vec<&Pattern> = model()
+    /// Every string shape's pattern.
+    fn model_patterns() -> Vec<&'static Pattern> {
+        model()
             .shapes
             .iter()
             .filter_map(|shape| match &shape.kind {
@@ -363,6 +363,13 @@ mod tests {
                 } => Some(p),
                 _ => None,
             })
+            .collect()
+    }
+
+    #[test]
+    fn class_patterns_match_exactly_as_the_regex_does() {
+        let class_patterns: Vec<&Pattern> = model_patterns()
+            .into_iter()
             .filter(|p| p.class.is_some())
             .collect();
         assert!(
@@ -400,16 +407,7 @@ mod tests {
     /// where one that does not compile must show itself instead.
     #[test]
     fn every_model_pattern_compiles() {
-        let patterns: Vec<&Pattern> = model()
-            .shapes
-            .iter()
-            .filter_map(|shape| match &shape.kind {
-                ShapeKind::String {
-                    pattern: Some(p), ..
-                } => Some(p),
-                _ => None,
-            })
-            .collect();
+        let patterns = model_patterns();
         assert!(patterns.len() > 20, "{} patterns", patterns.len());
         for pattern in patterns {
             assert!(
