@@ -395,7 +395,7 @@ impl Engine {
                 stream: stream.name.to_string(),
             });
         }
-        let status = state.status(now);
+        let status = stream.status(&state, now);
         if !allowed.contains(&status) {
             return Err(EngineError::StreamNotActive {
                 stream: stream.name.clone(),

@@ -227,7 +227,7 @@ impl Engine {
                 };
                 StreamMetrics {
                     name: stream.name.clone(),
-                    status: state.status(now),
+                    status: stream.status(&state, now),
                     on_demand: state.record.on_demand,
                     open_shards: state.open_shard_count(),
                     closed_shards: listed().filter(|s| !s.is_open()).count(),

@@ -256,7 +256,9 @@ pub(crate) struct Stream {
     /// Set (under both locks) when the stream's row is deleted: a handle
     /// looked up before then must not save anything for it again.
     pub(crate) removed: Arc<AtomicBool>,
-    /// Held for the whole of a reshard: one at a time per stream.
+    /// Held for the whole of a reshard, from its checks to its install.
+    /// Another reshard meanwhile is refused, and the stream reads as
+    /// UPDATING (see [`Stream::status`]), as a resharding stream does on AWS.
     pub(crate) resharding: Mutex<()>,
     /// Stream-level metrics; not persisted.
     pub(crate) counters: StreamCounters,
@@ -274,6 +276,15 @@ pub(crate) struct StreamState {
 }
 
 impl Stream {
+    /// The status callers see: [`StreamState::status`], but UPDATING while
+    /// a reshard is under way (its children's logs are being made).
+    pub(crate) fn status(&self, state: &StreamState, now: Millis) -> StreamStatus {
+        match state.status(now) {
+            StreamStatus::Active if self.resharding.is_locked() => StreamStatus::Updating,
+            status => status,
+        }
+    }
+
     /// Builds the run-time stream from its record. A new stream's logs are
     /// created now; loaded at startup, its open shards' logs are recovered
     /// at first use (see [`LogSlot`]).

@@ -4,7 +4,7 @@
 use riffle_engine::ops::create_stream::CreateStream;
 use riffle_engine::ops::get_shard_iterator::IteratorStart;
 use riffle_engine::ops::put_records::PutEntry;
-use riffle_engine::{Clock, Engine, EngineConfig, EngineError, StreamRef};
+use riffle_engine::{Clock, Engine, EngineConfig, EngineError, StreamRef, StreamStatus};
 use riffle_model::{Millis, StreamName};
 use riffle_store::Durability;
 
@@ -214,7 +214,7 @@ fn a_stream_being_deleted_when_the_server_stopped_is_gone_after_restart() {
                 .describe_stream_summary(&stream("doomed"))
                 .unwrap()
                 .status,
-            riffle_engine::StreamStatus::Deleting
+            StreamStatus::Deleting
         );
     });
     drop(runtime);
@@ -667,12 +667,12 @@ async fn a_reshard_that_fails_after_making_its_childrens_logs_removes_them() {
         .unwrap();
 }
 
-/// Two reshards of one stream take turns. Here the first makes its
-/// children's logs (held at the gate), then fails and removes them; had the
-/// second run meanwhile, its children would have taken the same indexes,
-/// and that cleanup would have deleted their logs under it.
+/// A reshard while another of the same stream is making its children's
+/// logs is refused, the stream reading as UPDATING, as on AWS. Let through
+/// (or queued), its children would take the first one's indexes, and the
+/// first one's cleanup after a failure would delete their logs.
 #[tokio::test(flavor = "multi_thread")]
-async fn reshards_of_one_stream_take_turns() {
+async fn a_reshard_is_refused_while_another_of_its_stream_is_under_way() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Clock::manual(START);
     engine(dir.path(), &clock)
@@ -688,20 +688,35 @@ async fn reshards_of_one_stream_take_turns() {
         0,
     )
     .unwrap();
-    logs.gate.close();
-    let (failed, second) = std::thread::scope(|scope| {
-        let first = scope
-            .spawn(|| engine.split_shard(&stream("parent"), "shardId-000000000000", 1u128 << 126));
-        logs.gate.wait_for_an_open();
-        let second = scope
-            .spawn(|| engine.split_shard(&stream("parent"), "shardId-000000000001", 3u128 << 126));
-        // Time for a second split that does not wait to finish.
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        logs.gate.open();
-        (first.join().unwrap(), second.join().unwrap())
-    });
+    let split_upper =
+        || engine.split_shard(&stream("parent"), "shardId-000000000001", 3u128 << 126);
+    let (failed, meanwhile) = probe_while_logs_open(
+        &logs,
+        || engine.split_shard(&stream("parent"), "shardId-000000000000", 1u128 << 126),
+        || {
+            let status = engine
+                .describe_stream_summary(&stream("parent"))
+                .unwrap()
+                .status;
+            (split_upper(), status)
+        },
+    );
     assert!(matches!(failed, Err(EngineError::Store(_))), "{failed:?}");
-    second.unwrap();
+    let (second, status) = meanwhile.expect("the second split waited for the first");
+    assert_eq!(status, StreamStatus::Updating);
+    assert!(
+        matches!(
+            second,
+            Err(EngineError::StreamNotActive {
+                status: StreamStatus::Updating,
+                ..
+            })
+        ),
+        "{second:?}"
+    );
+    // The first split removed its children's logs; a split now takes
+    // their indexes, and its children keep their logs across a restart.
+    split_upper().unwrap();
     let to_upper_child = PutEntry {
         partition_key: Some("k"),
         explicit_hash_key: Some(riffle_model::HashKey((3u128 << 126) + 1)),
@@ -721,12 +736,7 @@ async fn reshards_of_one_stream_take_turns() {
             IteratorStart::TrimHorizon,
         )
         .unwrap();
-    let read = engine.get_records(&iterator, 10).unwrap();
-    assert_eq!(
-        read.records.len(),
-        1,
-        "the second split's child kept its log"
-    );
+    assert_eq!(engine.get_records(&iterator, 10).unwrap().records.len(), 1);
 }
 
 /// A directory holding stream `name`, whose one shard got one record

@@ -46,7 +46,7 @@ impl Engine {
             name: stream.name.clone(),
             arn: self.arn(&stream.name),
             stream_id: state.record.stream_id.clone(),
-            status: state.status(self.now()),
+            status: stream.status(&state, self.now()),
             on_demand: state.record.on_demand,
             retention_hours: state.record.retention_hours,
             created: Millis(state.record.created_ms),

@@ -176,11 +176,16 @@ impl Engine {
     ) -> EngineResult<T> {
         let stream = self.lookup(stream_ref)?;
         let config = &self.inner.config;
-        // One reshard of a stream at a time: its children take the next
-        // shard indexes, and their logs are made before the plan is made
-        // for real.
-        let _one_at_a_time = stream.resharding.lock();
-        // Read once the lock is held: waiting for it can take seconds.
+        // One reshard of a stream at a time (its children take the next
+        // shard indexes, and their logs are made before the plan is made for
+        // real). As on AWS, a stream that is resharding is UPDATING and
+        // refuses another, instead of queueing it.
+        let Some(_one_at_a_time) = stream.resharding.try_lock() else {
+            return Err(EngineError::StreamNotActive {
+                stream: stream.name.clone(),
+                status: StreamStatus::Updating,
+            });
+        };
         let now = self.now();
         let plan = |state: &StreamState, preview: bool| -> EngineResult<_> {
             if stream.removed.load(std::sync::atomic::Ordering::Acquire) {
