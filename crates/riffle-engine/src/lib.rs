@@ -155,30 +155,33 @@ impl Streams {
     }
 }
 
-/// Deletes the logs of streams no stored stream refers to: a crash left
-/// them between a stream's files and its row (a CreateStream before its row
-/// was saved, a deletion after its row was removed). Only disk space is at
-/// stake, so a failure is logged and startup goes on.
-fn remove_unreferenced_logs(streams: &Streams, logs: &dyn LogStore) {
-    let uids = match logs.stream_uids() {
-        Ok(uids) => uids,
+/// Removes the logs marked for removal that no stream owns (see
+/// [`MetadataStore::mark_logs`]): a crash came between a stream's files and
+/// its row (a CreateStream before its row was saved, a deletion after its
+/// row was removed), or a deletion was interrupted. Only disk space is at
+/// stake, so a failure is logged, the mark kept for the next start, and
+/// startup goes on.
+fn remove_marked_logs(streams: &Streams, meta: &dyn MetadataStore, logs: &dyn LogStore) {
+    let marked = match meta.marked_logs() {
+        Ok(marked) => marked,
         Err(err) => {
-            tracing::warn!(error = %err, "could not list the stored logs");
+            tracing::warn!(error = %err, "could not read which logs are marked for removal");
             return;
         }
     };
-    for uid in uids
-        .into_iter()
-        .filter(|uid| !streams.by_uid.contains_key(uid))
-    {
-        match logs.remove_stream(uid) {
-            Ok(()) => {
-                tracing::info!(uid = %format_args!("{uid:016x}"), "removed the logs of a stream no metadata refers to (left by a crash)")
+    let mut settled = Vec::with_capacity(marked.len());
+    for uid in marked {
+        if !streams.by_uid.contains_key(&uid) {
+            if let Err(err) = logs.remove_stream(uid) {
+                tracing::warn!(uid = %format_args!("{uid:016x}"), error = %err, "could not remove the logs of a deleted stream");
+                continue;
             }
-            Err(err) => {
-                tracing::warn!(uid = %format_args!("{uid:016x}"), error = %err, "could not remove the logs of a stream no metadata refers to")
-            }
+            tracing::info!(uid = %format_args!("{uid:016x}"), "removed the logs of a stream deleted or never created");
         }
+        settled.push(uid);
+    }
+    if let Err(err) = meta.unmark_logs(&settled) {
+        tracing::warn!(error = %err, "could not clear the marks of removed logs");
     }
 }
 
@@ -253,8 +256,8 @@ impl Engine {
         let mut live = Vec::new();
         for record in meta.load_streams()? {
             if record.deleting_since_ms.is_some() {
-                meta.delete_stream(&record.name)?;
-                logs.remove_stream(record.uid)?;
+                // Marks its logs, which the sweep below removes.
+                meta.delete_stream(&record.name, record.uid)?;
                 continue;
             }
             live.push(record);
@@ -263,7 +266,7 @@ impl Engine {
         for record in live {
             streams.insert(Arc::new(Stream::open(record, &logs, false)?));
         }
-        remove_unreferenced_logs(&streams, logs.as_ref());
+        remove_marked_logs(&streams, meta.as_ref(), logs.as_ref());
         tracing::info!(streams = streams.by_name.len(), "engine opened");
         let engine = Engine {
             inner: Arc::new(Inner {

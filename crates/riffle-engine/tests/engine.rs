@@ -369,9 +369,6 @@ mod failing {
         fn has_shard(&self, key: ShardKey) -> bool {
             self.inner.has_shard(key)
         }
-        fn stream_uids(&self) -> Result<Vec<u64>, StoreError> {
-            self.inner.stream_uids()
-        }
         fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
             self.inner.remove_stream(stream_uid)
         }
@@ -579,9 +576,10 @@ fn a_name_being_created_is_taken() {
 
 /// What a crash leaves between a stream's files and its row: a deletion
 /// that removed the row but not yet the files, a create that made the files
-/// but had not saved the row. The next start removes those files.
+/// but had not saved the row. The next start removes those files, and only
+/// those: logs that were never marked (the metadata lost, say) are kept.
 #[test]
-fn logs_no_stream_refers_to_are_removed_at_startup() {
+fn marked_logs_no_stream_owns_are_removed_at_startup() {
     use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
     use riffle_store::{LogStore, MetadataStore, ShardKey};
     let dir = tempfile::tempdir().unwrap();
@@ -590,23 +588,47 @@ fn logs_no_stream_refers_to_are_removed_at_startup() {
     engine.create_stream(create("kept", 1)).unwrap();
     engine.create_stream(create("deleted", 2)).unwrap();
     drop(engine);
-    RedbMetadataStore::open(dir.path())
-        .unwrap()
-        .delete_stream("deleted")
-        .unwrap();
+    let meta = RedbMetadataStore::open(dir.path()).unwrap();
+    assert_eq!(
+        meta.marked_logs().unwrap(),
+        Vec::<u64>::new(),
+        "saved rows own their logs"
+    );
+    let deleted = meta.load_streams().unwrap();
+    let deleted = deleted.iter().find(|s| s.name == "deleted").unwrap();
+    meta.delete_stream("deleted", deleted.uid).unwrap();
+    meta.mark_logs(0x2a).unwrap();
+    drop(meta);
     let logs = LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap();
-    let never_saved = ShardKey {
-        stream_uid: 0x2a,
-        shard_index: 0,
-    };
-    drop(logs.open_shard(never_saved).unwrap());
+    for (stream_uid, _why) in [(0x2a, "never saved"), (0x2b, "never marked")] {
+        drop(logs.open_shard(ShardKey {
+            stream_uid,
+            shard_index: 0,
+        }));
+    }
     drop(logs);
     let stream_dirs = || std::fs::read_dir(dir.path().join("logs")).unwrap().count();
-    assert_eq!(stream_dirs(), 3);
+    assert_eq!(stream_dirs(), 4);
     let engine = engine_on(dir.path(), &clock);
-    assert_eq!(stream_dirs(), 1, "only the kept stream's logs are left");
-    assert_eq!(walk_shard_dirs(&dir.path().join("logs")), 1);
+    assert_eq!(
+        stream_dirs(),
+        2,
+        "the kept stream's logs and the unmarked ones"
+    );
+    assert!(
+        dir.path()
+            .join("logs")
+            .join(format!("{:016x}", 0x2b))
+            .exists()
+    );
     assert_eq!(open_shards(&engine, "kept"), 1);
+    drop(engine);
+    let meta = RedbMetadataStore::open(dir.path()).unwrap();
+    assert_eq!(
+        meta.marked_logs().unwrap(),
+        Vec::<u64>::new(),
+        "the marks are cleared once removed"
+    );
 }
 
 #[test]

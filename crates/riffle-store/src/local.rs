@@ -238,24 +238,6 @@ impl LogStore for LocalLogStore {
             || shard_dir(&self.root, key).try_exists().unwrap_or(true)
     }
 
-    fn stream_uids(&self) -> Result<Vec<u64>, StoreError> {
-        let entries = fs::read_dir(&self.root).map_err(|e| StoreError::io(&self.root, e))?;
-        let mut uids = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| StoreError::io(&self.root, e))?;
-            // A stream's directory is its uid in 16 hex digits; skip anything else.
-            let name = entry.file_name();
-            let uid = name
-                .to_str()
-                .filter(|name| name.len() == 16)
-                .and_then(|name| u64::from_str_radix(name, 16).ok());
-            if let Some(uid) = uid {
-                uids.push(uid);
-            }
-        }
-        Ok(uids)
-    }
-
     fn remove_stream(&self, stream_uid: u64) -> Result<(), StoreError> {
         self.open
             .lock()

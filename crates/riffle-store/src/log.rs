@@ -233,16 +233,6 @@ pub trait LogStore: Send + Sync + fmt::Debug {
     /// log reports the problem.
     fn has_shard(&self, key: ShardKey) -> bool;
 
-    /// The uids of every stream that has logs in the store, in no order.
-    /// The engine compares them with the stored streams at startup: logs
-    /// no stream refers to are what a crash left between a stream's files
-    /// and its row (a create before its row was saved, a deletion after its
-    /// row was removed).
-    ///
-    /// # Errors
-    /// The store could not be listed.
-    fn stream_uids(&self) -> Result<Vec<u64>, StoreError>;
-
     /// Deletes every shard log of a stream. Logs already handed out must not
     /// be used afterwards.
     ///

@@ -111,17 +111,43 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     /// The store could not be read or a row did not decode.
     fn load_streams(&self) -> Result<Vec<StreamRecord>, StoreError>;
 
-    /// Inserts or replaces a stream, durably, before returning.
+    /// Inserts or replaces a stream, durably, before returning. The row
+    /// owns its logs: a mark on its uid (see [`MetadataStore::mark_logs`])
+    /// is cleared in the same transaction.
     ///
     /// # Errors
     /// The transaction failed; nothing was changed.
     fn save_stream(&self, stream: &StreamRecord) -> Result<(), StoreError>;
 
-    /// Removes a stream's row, durably.
+    /// Removes a stream's row and, in the same transaction, marks its logs
+    /// (stream `uid`'s) for removal, durably.
     ///
     /// # Errors
     /// The transaction failed; nothing was changed.
-    fn delete_stream(&self, name: &str) -> Result<(), StoreError>;
+    fn delete_stream(&self, name: &str, uid: u64) -> Result<(), StoreError>;
+
+    /// Marks stream `uid`'s logs for removal, durably: a CreateStream does so
+    /// before it makes them, and saving its row clears the mark. A stream's
+    /// files and its row cannot change in one step; after a crash between
+    /// the two, the marked logs that no row owns are removed at startup.
+    /// Logs never marked are never removed that way, whatever the rows say
+    /// (a lost or older metadata file must not delete data).
+    ///
+    /// # Errors
+    /// The transaction failed; nothing was changed.
+    fn mark_logs(&self, uid: u64) -> Result<(), StoreError>;
+
+    /// Every marked uid, in no order.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    fn marked_logs(&self) -> Result<Vec<u64>, StoreError>;
+
+    /// Clears the marks of `uids` (their logs are removed, or owned).
+    ///
+    /// # Errors
+    /// The transaction failed; nothing was changed.
+    fn unmark_logs(&self, uids: &[u64]) -> Result<(), StoreError>;
 
     /// The account-wide settings, or the defaults if never saved.
     ///

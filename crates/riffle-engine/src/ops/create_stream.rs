@@ -106,8 +106,11 @@ impl Engine {
             shard_count_updates_ms: Vec::new(),
             mode_switches_ms: Vec::new(),
         };
-        // The logs are created outside the streams lock: 10,000 shards'
-        // files take about 0.6 s, and every request looks streams up.
+        // Marked before they exist, so that a crash before the row below is
+        // saved (saving clears the mark) leaves nothing behind at the next
+        // start. The logs are created outside the streams lock: 10,000
+        // shards' files take about 0.6 s, and every request looks streams up.
+        self.inner.meta.mark_logs(uid)?;
         let created = crate::blocking_for_files(request.shard_count as usize, || {
             Stream::open(record.clone(), &self.inner.logs, true)
         })
@@ -123,9 +126,17 @@ impl Engine {
             Ok(())
         });
         if let Err(err) = created {
-            // Nothing refers to these files; leave no orphan directory.
-            if let Err(cleanup) = self.inner.logs.remove_stream(uid) {
-                tracing::warn!(stream = %request.name, error = %cleanup, "could not remove a failed stream's logs");
+            // Nothing refers to these files; leave no orphan directory (the
+            // mark stays if that fails, for the next start to finish).
+            match self.inner.logs.remove_stream(uid) {
+                Ok(()) => {
+                    if let Err(cleanup) = self.inner.meta.unmark_logs(&[uid]) {
+                        tracing::warn!(stream = %request.name, error = %cleanup, "could not clear the mark of a failed stream's logs");
+                    }
+                }
+                Err(cleanup) => {
+                    tracing::warn!(stream = %request.name, error = %cleanup, "could not remove a failed stream's logs");
+                }
             }
             return Err(err);
         }

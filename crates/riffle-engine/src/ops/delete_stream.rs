@@ -78,11 +78,18 @@ impl Engine {
             .removed
             .store(true, std::sync::atomic::Ordering::Release);
         streams.remove(stream);
-        self.inner.meta.delete_stream(stream.name.as_str())?;
+        // Marks the logs too: should the removal below not finish, the next
+        // start removes them.
+        self.inner
+            .meta
+            .delete_stream(stream.name.as_str(), stream.uid)?;
         let shards = state.shards.len();
         drop(state);
         drop(streams);
         crate::blocking_for_files(shards, || self.inner.logs.remove_stream(stream.uid))?;
+        if let Err(err) = self.inner.meta.unmark_logs(&[stream.uid]) {
+            tracing::warn!(stream = %stream.name, error = %err, "could not clear the mark of a deleted stream's logs");
+        }
         tracing::info!(stream = %stream.name, "stream deleted");
         Ok(())
     }

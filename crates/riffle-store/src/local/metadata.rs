@@ -14,6 +14,9 @@ use crate::metadata::{AccountSettingsRecord, MetadataStore, StreamRecord};
 const STREAMS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("streams");
 const SECRETS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("secrets");
 const SETTINGS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("settings");
+/// Stream uids whose logs are to be removed unless a stream row owns them
+/// (see `MetadataStore::mark_logs`); the value is unused.
+const LOG_MARKS: TableDefinition<'_, u64, u8> = TableDefinition::new("log-marks");
 const ACCOUNT_SETTINGS_KEY: &str = "account";
 
 /// The redb-backed metadata store at `<data-dir>/metadata.redb`.
@@ -41,13 +44,15 @@ impl RedbMetadataStore {
         let read = store.db.begin_read().map_err(StoreError::metadata)?;
         let missing = [STREAMS, SECRETS, SETTINGS]
             .into_iter()
-            .any(|table| read.open_table(table).is_err());
+            .any(|table| read.open_table(table).is_err())
+            || read.open_table(LOG_MARKS).is_err();
         drop(read);
         if missing {
             let txn = store.begin_write()?;
             for table in [STREAMS, SECRETS, SETTINGS] {
                 txn.open_table(table).map_err(StoreError::metadata)?;
             }
+            txn.open_table(LOG_MARKS).map_err(StoreError::metadata)?;
             txn.commit().map_err(StoreError::metadata)?;
         }
         Ok(store)
@@ -85,15 +90,53 @@ impl MetadataStore for RedbMetadataStore {
             table
                 .insert(stream.name.as_str(), bytes.as_slice())
                 .map_err(StoreError::metadata)?;
+            // The row owns its logs now.
+            let mut marks = txn.open_table(LOG_MARKS).map_err(StoreError::metadata)?;
+            marks.remove(stream.uid).map_err(StoreError::metadata)?;
         }
         txn.commit().map_err(StoreError::metadata)
     }
 
-    fn delete_stream(&self, name: &str) -> Result<(), StoreError> {
+    fn delete_stream(&self, name: &str, uid: u64) -> Result<(), StoreError> {
         let txn = self.begin_write()?;
         {
             let mut table = txn.open_table(STREAMS).map_err(StoreError::metadata)?;
             table.remove(name).map_err(StoreError::metadata)?;
+            let mut marks = txn.open_table(LOG_MARKS).map_err(StoreError::metadata)?;
+            marks.insert(uid, 0).map_err(StoreError::metadata)?;
+        }
+        txn.commit().map_err(StoreError::metadata)
+    }
+
+    fn mark_logs(&self, uid: u64) -> Result<(), StoreError> {
+        let txn = self.begin_write()?;
+        {
+            let mut marks = txn.open_table(LOG_MARKS).map_err(StoreError::metadata)?;
+            marks.insert(uid, 0).map_err(StoreError::metadata)?;
+        }
+        txn.commit().map_err(StoreError::metadata)
+    }
+
+    fn marked_logs(&self) -> Result<Vec<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::metadata)?;
+        let marks = txn.open_table(LOG_MARKS).map_err(StoreError::metadata)?;
+        let mut uids = Vec::new();
+        for row in marks.iter().map_err(StoreError::metadata)? {
+            uids.push(row.map_err(StoreError::metadata)?.0.value());
+        }
+        Ok(uids)
+    }
+
+    fn unmark_logs(&self, uids: &[u64]) -> Result<(), StoreError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let txn = self.begin_write()?;
+        {
+            let mut marks = txn.open_table(LOG_MARKS).map_err(StoreError::metadata)?;
+            for &uid in uids {
+                marks.remove(uid).map_err(StoreError::metadata)?;
+            }
         }
         txn.commit().map_err(StoreError::metadata)
     }
@@ -155,5 +198,32 @@ impl MetadataStore for RedbMetadataStore {
         };
         txn.commit().map_err(StoreError::metadata)?;
         Ok(secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_made_before_log_marks_gets_their_table_and_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Database::create(dir.path().join("metadata.redb")).unwrap();
+            let txn = db.begin_write().unwrap();
+            for table in [STREAMS, SECRETS, SETTINGS] {
+                txn.open_table(table).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let store = RedbMetadataStore::open(dir.path()).unwrap();
+        assert_eq!(store.marked_logs().unwrap(), Vec::<u64>::new());
+        store.mark_logs(7).unwrap();
+        store.mark_logs(u64::MAX).unwrap();
+        drop(store);
+        let store = RedbMetadataStore::open(dir.path()).unwrap();
+        assert_eq!(store.marked_logs().unwrap(), [7, u64::MAX]);
+        store.unmark_logs(&[7]).unwrap();
+        assert_eq!(store.marked_logs().unwrap(), [u64::MAX]);
     }
 }
