@@ -223,6 +223,11 @@ fn a_stream_being_deleted_when_the_server_stopped_is_gone_after_restart() {
         engine.describe_stream_summary(&stream("doomed")),
         Err(EngineError::StreamNotFound { .. })
     ));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("logs")).unwrap().count(),
+        0,
+        "and its logs are gone"
+    );
 }
 
 /// A log store with faults: a shard that refuses every append (PutRecords
@@ -601,10 +606,13 @@ fn marked_logs_no_stream_owns_are_removed_at_startup() {
     drop(meta);
     let logs = LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap();
     for (stream_uid, _why) in [(0x2a, "never saved"), (0x2b, "never marked")] {
-        drop(logs.open_shard(ShardKey {
-            stream_uid,
-            shard_index: 0,
-        }));
+        drop(
+            logs.open_shard(ShardKey {
+                stream_uid,
+                shard_index: 0,
+            })
+            .unwrap(),
+        );
     }
     drop(logs);
     let stream_dirs = || std::fs::read_dir(dir.path().join("logs")).unwrap().count();

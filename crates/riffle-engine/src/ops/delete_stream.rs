@@ -48,8 +48,11 @@ impl Engine {
             }
             // Persist the intent first: if the process dies before the data is
             // gone, startup finishes the deletion rather than resurrecting it.
-            state.record.deleting_since_ms = Some(self.now().0);
-            self.inner.meta.save_stream(&state.record)?;
+            // Memory follows only once it is saved.
+            let mut record = state.record.clone();
+            record.deleting_since_ms = Some(self.now().0);
+            self.inner.meta.save_stream(&record)?;
+            state.record = record;
         }
         tracing::info!(stream = %stream.name, "stream deleting");
         if delay_ms == 0 {
@@ -68,21 +71,27 @@ impl Engine {
     /// Removes a DELETING stream's metadata, then its data. If the process
     /// dies in between, startup removes the rest (see [`Engine::open`]).
     fn finish_delete(&self, stream: &Arc<Stream>) -> EngineResult<()> {
+        // A reshard under way is creating its children's logs with no other
+        // lock held: let it finish, so that none are made after the removal
+        // below (they would belong to no row, and carry no mark).
+        let _no_reshard = stream.resharding.lock();
         // Lock order is always streams, then a stream's state. Holding both
         // while the row is deleted means no change to this stream is
         // mid-flight, and no CreateStream of the same name can save its row
         // in between (a row is keyed by name).
         let mut streams = self.inner.streams.write();
         let state = stream.state.write();
+        // The row goes first (marking the logs, which the next start removes
+        // should the removal below not finish). If that fails the stream
+        // stays, DELETING, and its name taken: a new stream of that name
+        // would otherwise replace the row and leave these logs unmarked.
+        self.inner
+            .meta
+            .delete_stream(stream.name.as_str(), stream.uid)?;
         stream
             .removed
             .store(true, std::sync::atomic::Ordering::Release);
         streams.remove(stream);
-        // Marks the logs too: should the removal below not finish, the next
-        // start removes them.
-        self.inner
-            .meta
-            .delete_stream(stream.name.as_str(), stream.uid)?;
         let shards = state.shards.len();
         drop(state);
         drop(streams);

@@ -171,3 +171,80 @@ async fn acknowledged_records_survive_kill_9() {
         drop(riffle);
     }
 }
+
+/// kill -9 while a CreateStream makes its shards' files, then while a
+/// DeleteStream removes them: after each restart every stream directory on
+/// disk belongs to a stream the server lists (none is left behind for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_of_a_create_or_delete_killed_midway_are_removed_at_restart() {
+    const SHARDS: i32 = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let stream_dirs = || std::fs::read_dir(&logs).map_or(0, Iterator::count);
+    let shard_dirs = || {
+        std::fs::read_dir(&logs).map_or(0, |streams| {
+            streams
+                .filter_map(|s| std::fs::read_dir(s.ok()?.path()).ok())
+                .map(Iterator::count)
+                .sum::<usize>()
+        })
+    };
+    let wait_for = |what: &str, ready: &dyn Fn() -> bool| {
+        let give_up = Instant::now() + Duration::from_secs(30);
+        while !ready() {
+            assert!(Instant::now() < give_up, "{what} never happened");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    let listed = |riffle: &Riffle| {
+        let client = riffle.client.clone();
+        async move {
+            client
+                .list_streams()
+                .send()
+                .await
+                .unwrap()
+                .stream_names
+                .len()
+        }
+    };
+
+    let mut riffle = Riffle::start_in(dir.path(), &[]);
+    let client = riffle.client.clone();
+    let create = tokio::spawn(async move {
+        client
+            .create_stream()
+            .stream_name("big")
+            .shard_count(SHARDS)
+            .send()
+            .await
+    });
+    wait_for("the create's first file", &|| stream_dirs() > 0);
+    riffle.kill9();
+    let _ = create.await;
+    let mut riffle = Riffle::start_in(dir.path(), &[]);
+    assert_eq!(
+        stream_dirs(),
+        listed(&riffle).await,
+        "after a create was killed"
+    );
+
+    riffle.create_stream("doomed", SHARDS).await;
+    let before = shard_dirs();
+    let client = riffle.client.clone();
+    let delete =
+        tokio::spawn(async move { client.delete_stream().stream_name("doomed").send().await });
+    wait_for("the deletion's first removal", &|| shard_dirs() < before);
+    riffle.kill9();
+    let _ = delete.await;
+    let riffle = Riffle::start_in(dir.path(), &[]);
+    let streams = riffle
+        .client
+        .list_streams()
+        .send()
+        .await
+        .unwrap()
+        .stream_names;
+    assert!(!streams.contains(&"doomed".to_owned()), "{streams:?}");
+    assert_eq!(stream_dirs(), streams.len(), "after a deletion was killed");
+}
