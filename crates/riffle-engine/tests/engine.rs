@@ -630,7 +630,11 @@ fn marked_logs_no_stream_owns_are_removed_at_startup() {
             .exists()
     );
     assert_eq!(open_shards(&engine, "kept"), 1);
+    // A deletion that finishes clears its mark.
+    engine.create_stream(create("gone", 1)).unwrap();
+    engine.delete_stream(&stream("gone"), false).unwrap();
     drop(engine);
+    assert_eq!(stream_dirs(), 2);
     let meta = RedbMetadataStore::open(dir.path()).unwrap();
     assert_eq!(
         meta.marked_logs().unwrap(),
@@ -856,6 +860,13 @@ fn a_create_whose_logs_fail_leaves_no_files_and_the_name_free() {
     logs.refuse_open.store(failing::NO_SHARD, Ordering::SeqCst);
     engine.create_stream(create("broken", 4)).unwrap();
     assert_eq!(stream_dirs(), before + 1);
+    drop((engine, logs));
+    let meta = riffle_store::local::RedbMetadataStore::open(dir.path()).unwrap();
+    assert_eq!(
+        riffle_store::MetadataStore::marked_logs(&meta).unwrap(),
+        Vec::<u64>::new(),
+        "the failed create cleared its mark, the second saved its row"
+    );
 }
 
 /// PutRecords into `name`: which records failed with an internal error.
