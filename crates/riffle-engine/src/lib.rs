@@ -161,7 +161,7 @@ impl Streams {
 /// row was removed), or a deletion was interrupted. Only disk space is at
 /// stake, so a failure is logged, the mark kept for the next start, and
 /// startup goes on.
-fn remove_marked_logs(streams: &Streams, meta: &dyn MetadataStore, logs: &dyn LogStore) {
+fn sweep_marked_logs(streams: &Streams, meta: &dyn MetadataStore, logs: &dyn LogStore) {
     let marked = match meta.marked_logs() {
         Ok(marked) => marked,
         Err(err) => {
@@ -266,7 +266,7 @@ impl Engine {
         for record in live {
             streams.insert(Arc::new(Stream::open(record, &logs, false)?));
         }
-        remove_marked_logs(&streams, meta.as_ref(), logs.as_ref());
+        sweep_marked_logs(&streams, meta.as_ref(), logs.as_ref());
         tracing::info!(streams = streams.by_name.len(), "engine opened");
         let engine = Engine {
             inner: Arc::new(Inner {

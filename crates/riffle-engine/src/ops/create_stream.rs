@@ -128,15 +128,8 @@ impl Engine {
         if let Err(err) = created {
             // Nothing refers to these files; leave no orphan directory (the
             // mark stays if that fails, for the next start to finish).
-            match self.inner.logs.remove_stream(uid) {
-                Ok(()) => {
-                    if let Err(cleanup) = self.inner.meta.unmark_logs(&[uid]) {
-                        tracing::warn!(stream = %request.name, error = %cleanup, "could not clear the mark of a failed stream's logs");
-                    }
-                }
-                Err(cleanup) => {
-                    tracing::warn!(stream = %request.name, error = %cleanup, "could not remove a failed stream's logs");
-                }
+            if let Err(cleanup) = self.remove_marked_logs(uid) {
+                tracing::warn!(stream = %request.name, error = %cleanup, "could not remove a failed stream's logs");
             }
             return Err(err);
         }

@@ -95,11 +95,19 @@ impl Engine {
         let shards = state.shards.len();
         drop(state);
         drop(streams);
-        crate::blocking_for_files(shards, || self.inner.logs.remove_stream(stream.uid))?;
-        if let Err(err) = self.inner.meta.unmark_logs(&[stream.uid]) {
-            tracing::warn!(stream = %stream.name, error = %err, "could not clear the mark of a deleted stream's logs");
-        }
+        crate::blocking_for_files(shards, || self.remove_marked_logs(stream.uid))?;
         tracing::info!(stream = %stream.name, "stream deleted");
+        Ok(())
+    }
+
+    /// Removes stream `uid`'s logs, then their mark (see
+    /// `MetadataStore::mark_logs`). A mark left behind because clearing it
+    /// failed only makes the next start try the (done) removal again.
+    pub(crate) fn remove_marked_logs(&self, uid: u64) -> EngineResult<()> {
+        self.inner.logs.remove_stream(uid)?;
+        if let Err(err) = self.inner.meta.unmark_logs(&[uid]) {
+            tracing::warn!(uid = %format_args!("{uid:016x}"), error = %err, "could not clear the mark of removed logs");
+        }
         Ok(())
     }
 }

@@ -58,6 +58,19 @@ impl RedbMetadataStore {
         Ok(store)
     }
 
+    /// Changes the log marks in one durable transaction.
+    fn edit_marks(
+        &self,
+        edit: impl FnOnce(&mut redb::Table<'_, u64, u8>) -> Result<(), redb::StorageError>,
+    ) -> Result<(), StoreError> {
+        let txn = self.begin_write()?;
+        {
+            let mut marks = txn.open_table(LOG_MARKS).map_err(StoreError::metadata)?;
+            edit(&mut marks).map_err(StoreError::metadata)?;
+        }
+        txn.commit().map_err(StoreError::metadata)
+    }
+
     /// A write transaction that records redb's allocator state as it
     /// commits, so that opening the file after a crash loads that state
     /// instead of walking every table to rebuild it (a "repair", and a
@@ -109,12 +122,7 @@ impl MetadataStore for RedbMetadataStore {
     }
 
     fn mark_logs(&self, uid: u64) -> Result<(), StoreError> {
-        let txn = self.begin_write()?;
-        {
-            let mut marks = txn.open_table(LOG_MARKS).map_err(StoreError::metadata)?;
-            marks.insert(uid, 0).map_err(StoreError::metadata)?;
-        }
-        txn.commit().map_err(StoreError::metadata)
+        self.edit_marks(|marks| marks.insert(uid, 0).map(drop))
     }
 
     fn marked_logs(&self) -> Result<Vec<u64>, StoreError> {
@@ -131,14 +139,7 @@ impl MetadataStore for RedbMetadataStore {
         if uids.is_empty() {
             return Ok(());
         }
-        let txn = self.begin_write()?;
-        {
-            let mut marks = txn.open_table(LOG_MARKS).map_err(StoreError::metadata)?;
-            for &uid in uids {
-                marks.remove(uid).map_err(StoreError::metadata)?;
-            }
-        }
-        txn.commit().map_err(StoreError::metadata)
+        self.edit_marks(|marks| uids.iter().try_for_each(|&uid| marks.remove(uid).map(drop)))
     }
 
     fn load_account_settings(&self) -> Result<AccountSettingsRecord, StoreError> {
