@@ -20,6 +20,7 @@
 
 pub mod batch;
 mod journal;
+mod lock;
 pub mod metadata;
 pub mod segment;
 pub mod shard;
@@ -81,6 +82,10 @@ pub struct LocalConfig {
     /// while it has entries (a restart after a crash replays at most about
     /// this much traffic). A journal file that passes 64 MiB is retired at once.
     pub checkpoint_interval: Duration,
+    /// `sync` mode: how often, between checkpoints, the batches shards
+    /// journaled and held back are written to their segments and their
+    /// writeback started (see `shard::ShardState::unwritten`).
+    pub writeback_pace: Duration,
     /// What all shards together may keep of their newest batches for
     /// readers at the tip (each shard at most 1 MiB, and only while it is
     /// being tailed). 0 turns the tail cache off.
@@ -93,6 +98,7 @@ impl Default for LocalConfig {
             durability: Durability::Sync,
             segment_bytes: 64 * 1024 * 1024,
             checkpoint_interval: Duration::from_secs(1),
+            writeback_pace: Duration::from_millis(20),
             tail_cache_bytes: 32 << 20,
         }
     }
@@ -151,6 +157,7 @@ impl LocalLogStore {
                 &journal_dir,
                 &root,
                 config.checkpoint_interval,
+                config.writeback_pace,
             )?),
             Durability::Interval { interval_ms } => {
                 Committer::Interval(Syncer::start(Duration::from_millis(interval_ms)))

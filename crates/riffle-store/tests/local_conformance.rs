@@ -109,8 +109,9 @@ fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
 async fn torn_tail_is_truncated_and_earlier_records_survive() {
     let dir = tempfile::tempdir().unwrap();
     let open = opener(Durability::Sync, 64 * 1024 * 1024);
-    append_n(open(dir.path()), 5).await;
-    // Simulate a crash mid-write: half a batch of garbage at the end.
+    // The five batches in the segment and no journal to repair it, then a
+    // crash mid-write: half a batch of garbage at the end.
+    shut_down_cleanly(append_n(open(dir.path()), 5).await);
     let file = segment_files(dir.path()).pop().unwrap();
     let good_len = std::fs::metadata(&file).unwrap().len();
     OpenOptions::new()

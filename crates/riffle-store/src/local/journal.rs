@@ -1,7 +1,8 @@
 //! The write-ahead journal: group commit for every shard with one file.
 //!
-//! In `sync` mode an append writes its batch to its shard's segment (page
-//! cache only) and adds a copy to the journal's pending buffer. A sync
+//! In `sync` mode an append adds its batch to the journal's pending buffer,
+//! and its shard log holds a copy back for its segment (*write-behind*:
+//! `shard::ShardState::unwritten`). A sync
 //! thread takes everything pending as one *round*: one `pwrite` to the
 //! journal file and one `fdatasync` of it make every append in the round
 //! durable, however many shards they touched. Flushing the shards' own
@@ -10,9 +11,12 @@
 //! 0.8 ms and four `fdatasync`s 1.5 ms, one `fdatasync` of one file 0.12 ms
 //! (200 B) to 0.36 ms (60 KB).
 //!
-//! Segments are made durable later, by a *checkpoint*: the journal moves
-//! to a new file, one `syncfs` flushes every segment, and the old journal
-//! files are retired. Checkpoints run on their own thread every
+//! Every `LocalConfig::writeback_pace` the checkpoint thread has the logs
+//! journaled to write what they hold back to their segments (one `pwrite`
+//! each, in the page cache) and starts its writeback. Segments are made
+//! durable later, by a *checkpoint*: the journal moves to a new file, the
+//! logs journaled to since the last pass write theirs out, one `syncfs`
+//! flushes every segment, and the old journal files are retired. Checkpoints run on their own thread every
 //! `LocalConfig::checkpoint_interval` while there is journal to retire, and
 //! as soon as a file passes [`FILE_BYTES`]. After a crash, [`replay`]
 //! writes every journaled batch back into its segment before any log is
@@ -53,13 +57,14 @@ use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
 use riffle_model::Millis;
 
 use super::batch::{self, BatchHeader};
+use super::lock::{Condvar, Mutex, MutexGuard};
 use super::shard::LocalShardLog;
 use super::{segment, shard_dir};
 use crate::error::StoreError;
@@ -71,10 +76,6 @@ const ROUND_THREADS: usize = 2;
 
 /// A journal file past this size is retired by a checkpoint at once.
 const FILE_BYTES: u64 = 64 << 20;
-
-/// How often the writeback of journaled segments is started (see
-/// `run_checkpoints`).
-const WRITEBACK_PACE: Duration = Duration::from_millis(20);
 
 const ROUND_HEADER_LEN: usize = 16;
 const ENTRY_HEADER_LEN: usize = 36;
@@ -88,6 +89,10 @@ pub(crate) struct Journal {
     logs_root: PathBuf,
     logs_root_handle: File,
     state: Mutex<JournalState>,
+    /// Whether `JournalState::poisoned` is set, read without the lock:
+    /// every append checks it, and a sync thread holds the lock while it
+    /// writes a round.
+    is_poisoned: AtomicBool,
     /// One checkpoint at a time (the timer's and a shutdown's may meet).
     checkpointing: Mutex<()>,
     /// Wakes a sync thread: something is pending.
@@ -102,9 +107,9 @@ struct JournalState {
     /// Entries added since the last round took them.
     pending: Vec<u8>,
     pending_commits: Vec<Commit>,
-    /// Segment files journaled to since the checkpoint thread last started
-    /// their writeback, by address.
-    dirty_segments: HashMap<usize, Arc<File>>,
+    /// Logs journaled to since the checkpoint thread last wrote out their
+    /// held-back batches (`LocalShardLog::write_behind_now`), by address.
+    dirty_logs: HashMap<usize, Arc<LocalShardLog>>,
     /// Logs with batches to sync in place (too large to journal).
     in_place: Vec<Arc<LocalShardLog>>,
     /// The file rounds append to.
@@ -169,6 +174,7 @@ impl Journal {
         dir: &Path,
         logs_root: &Path,
         checkpoint_interval: Duration,
+        writeback_pace: Duration,
     ) -> Result<Arc<Journal>, StoreError> {
         let file = create_file(dir, 0)?;
         let journal = Arc::new(Journal {
@@ -178,7 +184,7 @@ impl Journal {
             state: Mutex::new(JournalState {
                 pending: Vec::new(),
                 pending_commits: Vec::new(),
-                dirty_segments: HashMap::new(),
+                dirty_logs: HashMap::new(),
                 in_place: Vec::new(),
                 file: Arc::new(file),
                 file_sequence: 0,
@@ -188,6 +194,7 @@ impl Journal {
                 stopped: false,
                 checkpoint_due: false,
             }),
+            is_poisoned: AtomicBool::new(false),
             checkpointing: Mutex::new(()),
             round_wake: Condvar::new(),
             checkpoint_wake: Condvar::new(),
@@ -206,7 +213,7 @@ impl Journal {
         threads.push(
             std::thread::Builder::new()
                 .name("riffle-checkpoint".to_owned())
-                .spawn(move || checkpointer.run_checkpoints(checkpoint_interval))
+                .spawn(move || checkpointer.run_checkpoints(checkpoint_interval, writeback_pace))
                 .expect("spawn checkpoint thread"),
         );
         *journal.threads.lock() = threads;
@@ -215,20 +222,23 @@ impl Journal {
 
     /// Fails if an earlier write or flush failed: nothing more is accepted.
     pub(crate) fn check(&self) -> Result<(), StoreError> {
+        if !self.is_poisoned.load(Ordering::Acquire) {
+            return Ok(());
+        }
         match &self.state.lock().poisoned {
             Some(err) => Err(err.clone()),
             None => Ok(()),
         }
     }
 
-    /// Journals `batch`, just written at `position` of `key`'s segment
-    /// `commit.segment_base` (`segment_file`); `commit` is published once it is durable.
-    /// Call under the shard's lock, so a shard's entries are journaled in
-    /// the order they were written.
+    /// Journals `batch`, bound for `position` of `key`'s segment
+    /// `commit.segment_base` (written there now or held back by the log,
+    /// see `ShardState::unwritten`); `commit` is published once it is
+    /// durable. Call under the shard's lock, so a shard's entries are
+    /// journaled in the order they were appended.
     pub(crate) fn add(
         self: &Arc<Self>,
         key: ShardKey,
-        segment_file: &Arc<File>,
         position: u64,
         batch: &[u8],
         commit: Commit,
@@ -238,9 +248,9 @@ impl Journal {
             return Err(err.clone());
         }
         state
-            .dirty_segments
-            .entry(Arc::as_ptr(segment_file) as usize)
-            .or_insert_with(|| segment_file.clone());
+            .dirty_logs
+            .entry(Arc::as_ptr(&commit.log) as usize)
+            .or_insert_with(|| commit.log.clone());
         if state.pending.is_empty() {
             // Filled in when a round takes it (`write_round`).
             state.pending.extend_from_slice(&[0; ROUND_HEADER_LEN]);
@@ -290,7 +300,7 @@ impl Journal {
         loop {
             let mut state = self.state.lock();
             while !state.has_work() && !state.stopped {
-                self.round_wake.wait(&mut state);
+                state = self.round_wake.wait(state);
             }
             if !state.has_work() {
                 return;
@@ -344,7 +354,7 @@ impl Journal {
     /// (the commits are failed).
     fn write_round(
         &self,
-        mut state: parking_lot::MutexGuard<'_, JournalState>,
+        mut state: MutexGuard<'_, JournalState>,
         bytes: &mut [u8],
         commits: Vec<Commit>,
     ) -> Option<Written> {
@@ -411,7 +421,7 @@ impl Journal {
     /// every round at the front that is both, in order.
     fn publish_flushed(
         &self,
-        mut state: parking_lot::MutexGuard<'_, JournalState>,
+        mut state: MutexGuard<'_, JournalState>,
         covered: impl Fn(&Round) -> bool,
         filesystem_synced: bool,
     ) {
@@ -430,10 +440,12 @@ impl Journal {
             ready.push(state.in_flight.pop_front().expect("front exists"));
         }
         drop(state);
-        for round in ready {
-            for commit in &round.commits {
-                commit.log.commit_journaled(commit);
-            }
+        // Each log's commits together, in their order: one lock of each
+        // shard however many of its appends the rounds held.
+        let mut commits: Vec<&Commit> = ready.iter().flat_map(|r| &r.commits).collect();
+        commits.sort_by_key(|c| Arc::as_ptr(&c.log));
+        for same_log in commits.chunk_by(|a, b| Arc::ptr_eq(&a.log, &b.log)) {
+            same_log[0].log.commit_journaled(same_log.iter().copied());
         }
     }
 
@@ -441,12 +453,13 @@ impl Journal {
     /// fail every append not yet acknowledged.
     fn poison(
         &self,
-        mut state: parking_lot::MutexGuard<'_, JournalState>,
+        mut state: MutexGuard<'_, JournalState>,
         err: StoreError,
         mut commits: Vec<Commit>,
     ) {
         tracing::error!(error = %err, "journal write or flush failed; the store refuses further writes");
         state.poisoned.get_or_insert(err.clone());
+        self.is_poisoned.store(true, Ordering::Release);
         for round in state.in_flight.drain(..) {
             commits.extend(round.commits);
         }
@@ -459,13 +472,13 @@ impl Journal {
     /// The checkpoint thread: retire the journal every `interval` while it
     /// has entries, or at once when a file is full.
     ///
-    /// In between, every [`WRITEBACK_PACE`], it starts the writeback of the
-    /// segments journaled since the last pass, so the device writes them
-    /// as they come instead of all at the checkpoint. (Left to the
-    /// checkpoint, a second's worth of PutRecords, about 50 MB here, held
-    /// the device for a few hundred milliseconds, and every journal flush
-    /// behind it.)
-    fn run_checkpoints(&self, interval: Duration) {
+    /// In between, every `writeback_pace` (20 ms by default), it writes out the batches the
+    /// logs journaled to since the last pass hold back, and starts their
+    /// writeback, so the device writes them as they come instead of all at
+    /// the checkpoint. (Left to the checkpoint, a second's worth of
+    /// PutRecords, about 50 MB here, held the device for a few hundred
+    /// milliseconds, and every journal flush behind it.)
+    fn run_checkpoints(&self, interval: Duration, writeback_pace: Duration) {
         let mut next_checkpoint = Instant::now() + interval;
         loop {
             let dirty = {
@@ -473,22 +486,27 @@ impl Journal {
                 if !state.stopped && !state.checkpoint_due {
                     let wait = next_checkpoint
                         .saturating_duration_since(Instant::now())
-                        .min(WRITEBACK_PACE);
-                    self.checkpoint_wake.wait_for(&mut state, wait);
+                        .min(writeback_pace);
+                    state = self.checkpoint_wake.wait_for(state, wait);
                 }
                 if state.stopped {
                     return;
                 }
                 if !state.checkpoint_due && Instant::now() < next_checkpoint {
-                    Some(std::mem::take(&mut state.dirty_segments))
+                    Some(())
                 } else {
                     None
                 }
             };
             match dirty {
-                Some(dirty) => {
-                    for file in dirty.into_values() {
-                        segment::start_writeback(&file, 0, 0);
+                Some(()) => {
+                    // Not during a checkpoint, which must find every log
+                    // whose held-back batches are in the files it retires
+                    // either written or in `dirty_logs`.
+                    let _one_at_a_time = self.checkpointing.lock();
+                    let dirty = std::mem::take(&mut self.state.lock().dirty_logs);
+                    if let Err(err) = self.write_behind(dirty.into_values(), true) {
+                        tracing::error!(error = %err, "journal writeback pass failed");
                     }
                 }
                 None => {
@@ -501,9 +519,10 @@ impl Journal {
         }
     }
 
-    /// Moves rounds to a new journal file, makes every segment durable with
-    /// one `syncfs`, and deletes the old files: everything they hold was
-    /// written to its segment before it was journaled.
+    /// Moves rounds to a new journal file, has the logs write out what
+    /// they hold back, makes every segment durable with one `syncfs`, and
+    /// deletes the old files: everything they hold is then in its segment.
+    /// If a log cannot write (a full disk), nothing is retired.
     pub(crate) fn checkpoint(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.checkpointing.lock();
         let next_sequence = {
@@ -516,12 +535,18 @@ impl Journal {
         };
         // Made (and its entry made durable) before any round uses it.
         let next = next_file(&self.dir, next_sequence)?;
-        let retired = {
+        let (retired, dirty) = {
             let mut state = self.state.lock();
             state.file = Arc::new(next);
             state.file_len = 0;
-            std::mem::replace(&mut state.file_sequence, next_sequence)
+            (
+                std::mem::replace(&mut state.file_sequence, next_sequence),
+                std::mem::take(&mut state.dirty_logs),
+            )
         };
+        // Every batch in the retired files is in its segment's file once
+        // the logs journaled to since the last pass have written theirs.
+        self.write_behind(dirty.into_values(), false)?;
         let synced = self.sync_filesystem();
         let state = self.state.lock();
         if let Err(err) = synced {
@@ -532,6 +557,31 @@ impl Journal {
         // the directory entries of their logs.
         self.publish_flushed(state, |round| round.file_sequence <= retired, true);
         retire_files_through(&self.dir, retired);
+        Ok(())
+    }
+
+    /// Has `logs` write out the batches they hold back, starting their
+    /// writeback if `start_writeback`. Those that fail (and any not tried)
+    /// stay in `dirty_logs` for the next pass or checkpoint; the journal
+    /// keeps their batches meanwhile.
+    fn write_behind(
+        &self,
+        mut logs: impl Iterator<Item = Arc<LocalShardLog>>,
+        start_writeback: bool,
+    ) -> Result<(), StoreError> {
+        while let Some(log) = logs.next() {
+            match log.write_behind_now() {
+                Ok(Some(file)) if start_writeback => segment::start_writeback(&file, 0, 0),
+                Ok(_) => {}
+                Err(err) => {
+                    let mut state = self.state.lock();
+                    for log in std::iter::once(log).chain(logs) {
+                        state.dirty_logs.insert(Arc::as_ptr(&log) as usize, log);
+                    }
+                    return Err(err);
+                }
+            }
+        }
         Ok(())
     }
 
