@@ -2,9 +2,8 @@
 //!
 //! In `sync` mode an append adds its batch to the journal's pending buffer,
 //! and its shard log holds a copy back for its segment (*write-behind*:
-//! `shard::ShardState::unwritten`). A sync
-//! thread takes everything pending as one *round*: one `pwrite` to the
-//! journal file and one `fdatasync` of it make every append in the round
+//! `shard::ShardState::unwritten`). A sync thread takes everything pending
+//! as one *round*: one `pwrite` to the journal file and one `fdatasync` of it make every append in the round
 //! durable, however many shards they touched. Flushing the shards' own
 //! files instead took one `fdatasync` per shard or a `syncfs` of the whole
 //! filesystem; measured on the bench VM with four shards, a `syncfs` took
@@ -16,7 +15,8 @@
 //! each, in the page cache) and starts its writeback. Segments are made
 //! durable later, by a *checkpoint*: the journal moves to a new file, the
 //! logs journaled to since the last pass write theirs out, one `syncfs`
-//! flushes every segment, and the old journal files are retired. Checkpoints run on their own thread every
+//! flushes every segment, and the old journal files are retired.
+//! Checkpoints run on their own thread every
 //! `LocalConfig::checkpoint_interval` while there is journal to retire, and
 //! as soon as a file passes [`FILE_BYTES`]. After a crash, [`replay`]
 //! writes every journaled batch back into its segment before any log is
@@ -472,9 +472,9 @@ impl Journal {
     /// The checkpoint thread: retire the journal every `interval` while it
     /// has entries, or at once when a file is full.
     ///
-    /// In between, every `writeback_pace` (20 ms by default), it writes out the batches the
-    /// logs journaled to since the last pass hold back, and starts their
-    /// writeback, so the device writes them as they come instead of all at
+    /// In between, every `writeback_pace` (20 ms by default), it writes out
+    /// the batches the logs journaled to since the last pass hold back, and
+    /// starts their writeback, so the device writes them as they come instead of all at
     /// the checkpoint. (Left to the checkpoint, a second's worth of
     /// PutRecords, about 50 MB here, held the device for a few hundred
     /// milliseconds, and every journal flush behind it.)
