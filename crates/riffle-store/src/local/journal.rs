@@ -3,8 +3,9 @@
 //! In `sync` mode an append adds its batch to the journal's pending buffer,
 //! and its shard log holds a copy back for its segment (*write-behind*:
 //! `shard::ShardState::unwritten`). A sync thread takes everything pending
-//! as one *round*: one `pwrite` to the journal file and one `fdatasync` of it make every append in the round
-//! durable, however many shards they touched. Flushing the shards' own
+//! as one *round*: one `pwrite` to the journal file and one `fdatasync` of
+//! it make every append in the round durable, however many shards they
+//! touched. Flushing the shards' own
 //! files instead took one `fdatasync` per shard or a `syncfs` of the whole
 //! filesystem; measured on the bench VM with four shards, a `syncfs` took
 //! 0.8 ms and four `fdatasync`s 1.5 ms, one `fdatasync` of one file 0.12 ms
