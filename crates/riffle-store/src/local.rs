@@ -283,7 +283,8 @@ impl LogStore for LocalLogStore {
             }
         }
         if let (None, Committer::Journal(journal)) = (&first_error, &self.committer) {
-            // Every log is synced: a restart need not replay anything.
+            // Every log is synced: a restart need not replay anything (a
+            // poisoned journal is not retired: the restart replays it).
             journal.checkpoint()?;
         }
         first_error.map_or(Ok(()), Err)

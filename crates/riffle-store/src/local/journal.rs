@@ -49,7 +49,7 @@
 //!     16    4 shard_index
 //!     20    8 segment_base  base offset of the segment written to
 //!     28    8 position      where in the segment the batch starts
-//!     36    … batch         the batch exactly as written (its own CRC covers it)
+//!     36    … batch         the batch as the segment holds it (its own CRC covers it)
 //! ```
 
 use std::collections::{HashMap, VecDeque};
@@ -523,7 +523,8 @@ impl Journal {
     /// Moves rounds to a new journal file, has the logs write out what
     /// they hold back, makes every segment durable with one `syncfs`, and
     /// deletes the old files: everything they hold is then in its segment.
-    /// If a log cannot write (a full disk), nothing is retired.
+    /// If a log cannot write (a full disk), nothing is retired and the
+    /// journal is poisoned (`write_behind`).
     pub(crate) fn checkpoint(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.checkpointing.lock();
         let next_sequence = {
@@ -562,23 +563,21 @@ impl Journal {
     }
 
     /// Has `logs` write out the batches they hold back, starting their
-    /// writeback if `start_writeback`. Those that fail (and any not tried)
-    /// stay in `dirty_logs` for the next pass or checkpoint; the journal
-    /// keeps their batches meanwhile.
+    /// writeback if `start_writeback`. A failure poisons the journal, as a
+    /// failed journal write does: the files holding those batches can no
+    /// longer be retired, so nothing more is accepted (a restart replays
+    /// them) rather than the journal growing behind one full disk.
     fn write_behind(
         &self,
-        mut logs: impl Iterator<Item = Arc<LocalShardLog>>,
+        logs: impl Iterator<Item = Arc<LocalShardLog>>,
         start_writeback: bool,
     ) -> Result<(), StoreError> {
-        while let Some(log) = logs.next() {
+        for log in logs {
             match log.write_behind_now() {
                 Ok(Some(file)) if start_writeback => segment::start_writeback(&file, 0, 0),
                 Ok(_) => {}
                 Err(err) => {
-                    let mut state = self.state.lock();
-                    for log in std::iter::once(log).chain(logs) {
-                        state.dirty_logs.insert(Arc::as_ptr(&log) as usize, log);
-                    }
+                    self.poison(self.state.lock(), err.clone(), Vec::new());
                     return Err(err);
                 }
             }
@@ -599,6 +598,10 @@ impl Journal {
         for thread in threads {
             let _ = thread.join();
         }
+        // The logs hold the journal: without this, a store dropped without
+        // a clean shutdown would keep them all (what they hold back is in
+        // the journal, which the next start replays).
+        self.state.lock().dirty_logs.clear();
     }
 }
 

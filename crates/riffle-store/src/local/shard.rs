@@ -339,12 +339,17 @@ impl LocalShardLog {
         }
         let mut last = None;
         for commit in commits {
-            if let Some(segment) = state
-                .segments
-                .iter_mut()
-                .find(|s| s.base_offset == commit.segment_base)
-            {
-                segment.committed_len = segment.committed_len.max(commit.segment_len);
+            for segment in &mut state.segments {
+                if segment.base_offset < commit.segment_base {
+                    // Sealed (and synced) before this batch was appended:
+                    // all of it may be read. The two sync threads can
+                    // publish consecutive rounds in either order, so the
+                    // round that ends this segment may not be applied yet;
+                    // without this a reader would skip its records.
+                    segment.committed_len = segment.len;
+                } else if segment.base_offset == commit.segment_base {
+                    segment.committed_len = segment.committed_len.max(commit.segment_len);
+                }
             }
             last = Some(commit);
         }
@@ -362,11 +367,11 @@ impl LocalShardLog {
     }
 
     /// Writes the journaled batches held back in memory to the active
-    /// segment (see `ShardState::unwritten`). After a failure (a full disk)
-    /// they stay in memory, and in the journal, which cannot retire them
-    /// until a later attempt succeeds (`Journal::checkpoint`); meanwhile
-    /// what needs them written fails: a read of them, a seal, an append
-    /// that would hold back too much.
+    /// segment (see `ShardState::unwritten`). A failure (a full disk)
+    /// poisons the log, as a failed sync does: the batches stay in memory
+    /// and in the journal, which the journal's next pass or checkpoint
+    /// finds it cannot retire (it then refuses further writes too, and a
+    /// restart replays them).
     fn write_behind(&self, state: &mut ShardState) -> Result<(), StoreError> {
         if state.unwritten.is_empty() {
             return Ok(());
@@ -380,13 +385,25 @@ impl LocalShardLog {
             .write_all_at(&state.unwritten, state.unwritten_at)
         {
             let err = StoreError::io(&active.path, e);
-            tracing::error!(error = %err, "writing journaled batches to their segment failed");
+            tracing::error!(error = %err, "writing journaled batches to their segment failed; shard log refuses further writes");
+            poison(state, &err);
             return Err(err);
         }
         // Freed rather than kept: a stream of 10,000 shards would otherwise
         // keep a buffer per shard.
         state.unwritten = Vec::new();
         Ok(())
+    }
+
+    /// Before a read of the segment files: writes out what the log holds
+    /// back, unless the log is poisoned (a write failed already). A read
+    /// does not fail for it: `views_from` stops the active segment's view
+    /// where the held-back bytes begin, so the reader gets what is in the
+    /// file and the rest later.
+    fn write_behind_for_read(&self, state: &mut ShardState) {
+        if !state.poisoned {
+            let _ = self.write_behind(state);
+        }
     }
 
     /// Writes the journaled batches held back in memory to the segment, and
@@ -428,11 +445,8 @@ impl LocalShardLog {
             return Err(self.poisoned_error());
         }
         // The sync must cover them, or it would acknowledge batches it did
-        // not make durable: a failure here fails the log like a failed sync.
-        if let Err(err) = self.write_behind(&mut state) {
-            poison(&mut state, &err);
-            return Err(err);
-        }
+        // not make durable.
+        self.write_behind(&mut state)?;
         let to_sync = state
             .segments
             .iter()
@@ -504,13 +518,20 @@ impl LocalShardLog {
         position_of: impl Fn(&Segment) -> u64,
         first: usize,
     ) -> Vec<SegmentView> {
+        let active_base = state.segments.last().map(|s| s.base_offset);
         state.segments[first..]
             .iter()
             .map(|s| SegmentView {
                 path: s.path.clone(),
                 file: s.file.clone(),
                 start_position: position_of(s),
-                committed_len: s.committed_len,
+                // Held-back bytes are not in the file (a write of them failed).
+                committed_len: if Some(s.base_offset) == active_base && !state.unwritten.is_empty()
+                {
+                    s.committed_len.min(state.unwritten_at)
+                } else {
+                    s.committed_len
+                },
             })
             .collect()
     }
@@ -658,7 +679,7 @@ impl ShardLog for LocalShardLog {
                         arrival,
                     };
                     // Under the shard's lock: the journal holds a shard's
-                    // batches in the order they were written.
+                    // batches in the order they were appended.
                     if let Err(err) = journal.add(self.key, position, &buf, commit) {
                         state.waiters.pop_back();
                         return Err(err);
@@ -717,7 +738,7 @@ impl ShardLog for LocalShardLog {
             let source = match state.tail.batches_from(from, state.committed_end) {
                 Some(batches) => Source::Tail(batches),
                 None => {
-                    self.write_behind(&mut state)?;
+                    self.write_behind_for_read(&mut state);
                     let first = state
                         .segments
                         .partition_point(|s| s.base_offset <= from)
@@ -796,7 +817,7 @@ impl ShardLog for LocalShardLog {
     fn offset_at_time(&self, at: Millis) -> Result<u64, StoreError> {
         let (views, committed_end) = {
             let mut state = self.state.lock();
-            self.write_behind(&mut state)?;
+            self.write_behind_for_read(&mut state);
             let first = state
                 .segments
                 .iter()
@@ -1007,5 +1028,62 @@ mod tests {
         let read: Vec<_> = read.iter().map(|r| r.data.to_vec()).collect();
         let expected: Vec<_> = (0..5).map(|i| data(i).into_bytes()).collect();
         assert_eq!(read, expected);
+    }
+
+    /// The two sync threads can publish consecutive rounds in either order.
+    /// A round in a later segment published first must not leave a sealed
+    /// segment before it readable only up to a stale length: a reader would
+    /// skip that segment's newest records without an error.
+    #[tokio::test]
+    async fn a_later_segments_commit_makes_the_sealed_segments_before_it_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        // Every append after the first starts a new segment.
+        let config = LocalConfig {
+            segment_bytes: 1,
+            ..LocalConfig::default()
+        };
+        let store = LocalLogStore::open(dir.path(), config).unwrap();
+        let key = ShardKey {
+            stream_uid: 1,
+            shard_index: 0,
+        };
+        let log = store.open_shard(key).unwrap();
+        for i in 0..3 {
+            let data = format!("record-{i}");
+            log.append(
+                &[NewRecord {
+                    partition_key: "k",
+                    data: data.as_bytes(),
+                }],
+                Millis(1),
+            )
+            .unwrap()
+            .durable
+            .wait()
+            .await
+            .unwrap();
+        }
+        let local = store.local_shard(key);
+        let commit = {
+            let mut state = local.state.lock();
+            assert_eq!(state.segments.len(), 3);
+            // As if the rounds that ended the sealed segments were not
+            // applied yet.
+            for sealed in &mut state.segments[..2] {
+                sealed.committed_len = 0;
+            }
+            let active = state.segments.last().unwrap();
+            Commit {
+                log: local.clone(),
+                segment_base: active.base_offset,
+                segment_len: active.len,
+                end_offset: state.committed_end,
+                arrival: Millis(1),
+            }
+        };
+        local.commit_journaled([&commit]);
+        let read = log.read(0, 100, usize::MAX, Millis(0)).unwrap();
+        let read: Vec<_> = read.iter().map(|r| r.offset).collect();
+        assert_eq!(read, [0, 1, 2]);
     }
 }
