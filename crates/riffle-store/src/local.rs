@@ -86,6 +86,10 @@ pub struct LocalConfig {
     /// journaled and held back are written to their segments and their
     /// writeback started (see `shard::ShardState::unwritten`).
     pub writeback_pace: Duration,
+    /// `sync` mode: what all shards together may hold back for their
+    /// segments between writeback passes; past it an append writes its
+    /// shard's out at once.
+    pub held_back_bytes: usize,
     /// What all shards together may keep of their newest batches for
     /// readers at the tip (each shard at most 1 MiB, and only while it is
     /// being tailed). 0 turns the tail cache off.
@@ -99,6 +103,7 @@ impl Default for LocalConfig {
             segment_bytes: 64 * 1024 * 1024,
             checkpoint_interval: Duration::from_secs(1),
             writeback_pace: Duration::from_millis(20),
+            held_back_bytes: 64 << 20,
             tail_cache_bytes: 32 << 20,
         }
     }
@@ -158,6 +163,7 @@ impl LocalLogStore {
                 &root,
                 config.checkpoint_interval,
                 config.writeback_pace,
+                config.held_back_bytes,
             )?),
             Durability::Interval { interval_ms } => {
                 Committer::Interval(Syncer::start(Duration::from_millis(interval_ms)))

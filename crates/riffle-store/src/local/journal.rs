@@ -58,7 +58,7 @@ use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,10 @@ pub(crate) struct Journal {
     logs_root: PathBuf,
     logs_root_handle: File,
     state: Mutex<JournalState>,
+    /// Bytes the shard logs hold back for their segments (write-behind),
+    /// all together, and how many they may.
+    held_back: AtomicUsize,
+    held_back_max: usize,
     /// Whether `JournalState::poisoned` is set, read without the lock:
     /// every append checks it, and a sync thread holds the lock while it
     /// writes a round.
@@ -176,6 +180,7 @@ impl Journal {
         logs_root: &Path,
         checkpoint_interval: Duration,
         writeback_pace: Duration,
+        held_back_max: usize,
     ) -> Result<Arc<Journal>, StoreError> {
         let file = create_file(dir, 0)?;
         let journal = Arc::new(Journal {
@@ -195,6 +200,8 @@ impl Journal {
                 stopped: false,
                 checkpoint_due: false,
             }),
+            held_back: AtomicUsize::new(0),
+            held_back_max,
             is_poisoned: AtomicBool::new(false),
             checkpointing: Mutex::new(()),
             round_wake: Condvar::new(),
@@ -219,6 +226,27 @@ impl Journal {
         );
         *journal.threads.lock() = threads;
         Ok(journal)
+    }
+
+    /// Whether the shard logs together would hold back more than they may
+    /// with `bytes` more (the caller then writes its own out first).
+    pub(crate) fn held_back_past_max(&self, bytes: usize) -> bool {
+        self.held_back.load(Ordering::Relaxed) + bytes > self.held_back_max
+    }
+
+    #[cfg(test)]
+    pub(crate) fn held_back_bytes(&self) -> usize {
+        self.held_back.load(Ordering::Relaxed)
+    }
+
+    /// Counts `bytes` a shard log now holds back for its segment.
+    pub(crate) fn hold_back(&self, bytes: usize) {
+        self.held_back.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts `bytes` a shard log held back as written to its segment.
+    pub(crate) fn written_behind(&self, bytes: usize) {
+        self.held_back.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// Fails if an earlier write or flush failed: nothing more is accepted.

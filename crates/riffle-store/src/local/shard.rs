@@ -34,9 +34,9 @@ const EARLY_WRITEBACK_BYTES: usize = 4096;
 const JOURNAL_BATCH_BYTES_MAX: usize = 32 * 1024;
 
 /// Journaled batches held back from the segment file (`ShardState::unwritten`)
-/// are written out by the append that would take them past this size, if
-/// the journal's writeback pass (`LocalConfig::writeback_pace`) has not
-/// written them first.
+/// are written out by the append that would take them past this size (or
+/// all shards' past `LocalConfig::held_back_bytes`), if the journal's
+/// writeback pass (`LocalConfig::writeback_pace`) has not written them first.
 const WRITE_BEHIND_BYTES_MAX: usize = 256 * 1024;
 
 /// A shard log stored as segment files in one directory.
@@ -389,6 +389,9 @@ impl LocalShardLog {
             poison(state, &err);
             return Err(err);
         }
+        if let Committer::Journal(journal) = &self.committer {
+            journal.written_behind(state.unwritten.len());
+        }
         // Freed rather than kept: a stream of 10,000 shards would otherwise
         // keep a buffer per shard.
         state.unwritten = Vec::new();
@@ -631,15 +634,19 @@ impl ShardLog for LocalShardLog {
             _ => None,
         };
         let position = state.active().len;
-        if journal.is_some() {
-            // Written to the segment later (`ShardState::unwritten`).
-            if state.unwritten.len() + buf.len() > WRITE_BEHIND_BYTES_MAX {
+        if let Some(journal) = journal {
+            // Written to the segment later (`ShardState::unwritten`), unless
+            // this shard, or all of them together, hold back too much.
+            if state.unwritten.len() + buf.len() > WRITE_BEHIND_BYTES_MAX
+                || journal.held_back_past_max(buf.len())
+            {
                 self.write_behind(&mut state)?;
             }
             if state.unwritten.is_empty() {
                 state.unwritten_at = position;
             }
             state.unwritten.extend_from_slice(&buf);
+            journal.hold_back(buf.len());
         } else {
             // The file holds a log's batches in order: held-back ones first.
             self.write_behind(&mut state)?;
@@ -1085,5 +1092,52 @@ mod tests {
         let read = log.read(0, 100, usize::MAX, Millis(0)).unwrap();
         let read: Vec<_> = read.iter().map(|r| r.offset).collect();
         assert_eq!(read, [0, 1, 2]);
+    }
+
+    /// Past the store's budget for held-back bytes, an append writes its
+    /// shard's held-back batches out first instead of adding to them.
+    #[tokio::test]
+    async fn appends_past_the_held_back_budget_write_their_shards_batches_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LocalConfig {
+            checkpoint_interval: std::time::Duration::from_secs(3600),
+            writeback_pace: std::time::Duration::from_secs(3600),
+            held_back_bytes: 0,
+            ..LocalConfig::default()
+        };
+        let store = LocalLogStore::open(dir.path(), config).unwrap();
+        let key = ShardKey {
+            stream_uid: 1,
+            shard_index: 0,
+        };
+        let log = store.open_shard(key).unwrap();
+        let segment = store.local_shard(key).dir.join(segment::file_name(0));
+        let mut lens = Vec::new();
+        for data in [b"first", b"other"] {
+            log.append(
+                &[NewRecord {
+                    partition_key: "k",
+                    data,
+                }],
+                Millis(1),
+            )
+            .unwrap()
+            .durable
+            .wait()
+            .await
+            .unwrap();
+            lens.push(fs::metadata(&segment).unwrap().len());
+        }
+        // The first is held back; the second append writes it out.
+        assert_eq!(lens[0], 0);
+        assert!(lens[1] > 0);
+        let Committer::Journal(journal) = &store.committer else {
+            panic!("sync mode journals");
+        };
+        assert_eq!(
+            journal.held_back_bytes(),
+            store.local_shard(key).state.lock().unwritten.len(),
+            "the count follows what is held back"
+        );
     }
 }
