@@ -910,6 +910,7 @@ fn out_len_reached(bytes: usize, size: usize, max_bytes: usize) -> bool {
 mod tests {
     use super::*;
     use crate::local::LocalLogStore;
+    use crate::local::journal::Journal;
     use crate::{LogStore, ShardKey};
 
     fn entries_durable(store: &LocalLogStore, key: ShardKey) -> bool {
@@ -969,53 +970,66 @@ mod tests {
         assert!(entries_durable(&store, key(0)));
     }
 
+    const KEY: ShardKey = ShardKey {
+        stream_uid: 1,
+        shard_index: 0,
+    };
+
+    /// A `sync`-mode config whose journal does nothing on a timer, so a
+    /// test decides when it checkpoints and writes held-back batches.
+    fn without_timers() -> LocalConfig {
+        LocalConfig {
+            checkpoint_interval: std::time::Duration::from_secs(3600),
+            writeback_pace: std::time::Duration::from_secs(3600),
+            ..LocalConfig::default()
+        }
+    }
+
+    /// Appends one record to `log` and waits until it is durable.
+    async fn append_durably(log: &dyn ShardLog, data: &[u8]) {
+        log.append(
+            &[NewRecord {
+                partition_key: "k",
+                data,
+            }],
+            Millis(1),
+        )
+        .unwrap()
+        .durable
+        .wait()
+        .await
+        .unwrap();
+    }
+
+    fn journal_of(store: &LocalLogStore) -> &Journal {
+        match &store.committer {
+            Committer::Journal(journal) => journal,
+            _ => panic!("sync mode journals"),
+        }
+    }
+
     /// Journaled batches wait in memory for their segment (write-behind).
     /// A read of the segment and a checkpoint write them out first, so
     /// neither a reader nor a retired journal misses them.
     #[tokio::test]
     async fn held_back_batches_are_written_before_a_read_or_a_checkpoint_needs_them() {
         let dir = tempfile::tempdir().unwrap();
-        // Nothing on a timer: the test decides when the journal works.
-        let config = LocalConfig {
-            checkpoint_interval: std::time::Duration::from_secs(3600),
-            writeback_pace: std::time::Duration::from_secs(3600),
-            ..LocalConfig::default()
-        };
-        let key = ShardKey {
-            stream_uid: 1,
-            shard_index: 0,
-        };
-        let store = LocalLogStore::open(dir.path(), config.clone()).unwrap();
-        let log = store.open_shard(key).unwrap();
-        let segment = store.local_shard(key).dir.join(segment::file_name(0));
+        let store = LocalLogStore::open(dir.path(), without_timers()).unwrap();
+        let log = store.open_shard(KEY).unwrap();
+        let segment = store.local_shard(KEY).dir.join(segment::file_name(0));
         let segment_len = || fs::metadata(&segment).unwrap().len();
-        let data = |i: usize| format!("record-{i}");
-        let append = |i: usize| {
-            let appended = log
-                .append(
-                    &[NewRecord {
-                        partition_key: "k",
-                        data: data(i).as_bytes(),
-                    }],
-                    Millis(1),
-                )
-                .unwrap();
-            appended.durable.wait()
-        };
+        let data = |i: usize| format!("record-{i}").into_bytes();
         for i in 0..3 {
-            append(i).await.unwrap();
+            append_durably(&*log, &data(i)).await;
         }
         assert_eq!(segment_len(), 0, "durable in the journal, held back");
 
-        let Committer::Journal(journal) = &store.committer else {
-            panic!("sync mode journals");
-        };
-        journal.checkpoint().unwrap();
+        journal_of(&store).checkpoint().unwrap();
         let checkpointed = segment_len();
         assert!(checkpointed > 0, "the checkpoint wrote them out");
 
         for i in 3..5 {
-            append(i).await.unwrap();
+            append_durably(&*log, &data(i)).await;
         }
         // No reader is at the tip, so this read goes to the segment file.
         let read = log.read(0, 100, usize::MAX, Millis(0)).unwrap();
@@ -1026,14 +1040,14 @@ mod tests {
         // the first three; the segment does.
         drop(log);
         drop(store);
-        let store = LocalLogStore::open(dir.path(), config).unwrap();
+        let store = LocalLogStore::open(dir.path(), without_timers()).unwrap();
         let read = store
-            .open_shard(key)
+            .open_shard(KEY)
             .unwrap()
             .read(0, 100, usize::MAX, Millis(0))
             .unwrap();
         let read: Vec<_> = read.iter().map(|r| r.data.to_vec()).collect();
-        let expected: Vec<_> = (0..5).map(|i| data(i).into_bytes()).collect();
+        let expected: Vec<_> = (0..5).map(data).collect();
         assert_eq!(read, expected);
     }
 
@@ -1050,27 +1064,11 @@ mod tests {
             ..LocalConfig::default()
         };
         let store = LocalLogStore::open(dir.path(), config).unwrap();
-        let key = ShardKey {
-            stream_uid: 1,
-            shard_index: 0,
-        };
-        let log = store.open_shard(key).unwrap();
-        for i in 0..3 {
-            let data = format!("record-{i}");
-            log.append(
-                &[NewRecord {
-                    partition_key: "k",
-                    data: data.as_bytes(),
-                }],
-                Millis(1),
-            )
-            .unwrap()
-            .durable
-            .wait()
-            .await
-            .unwrap();
+        let log = store.open_shard(KEY).unwrap();
+        for data in [b"zero", b"one_", b"two_"] {
+            append_durably(&*log, data).await;
         }
-        let local = store.local_shard(key);
+        let local = store.local_shard(KEY);
         let commit = {
             let mut state = local.state.lock();
             assert_eq!(state.segments.len(), 3);
@@ -1100,43 +1098,23 @@ mod tests {
     async fn appends_past_the_held_back_budget_write_their_shards_batches_out() {
         let dir = tempfile::tempdir().unwrap();
         let config = LocalConfig {
-            checkpoint_interval: std::time::Duration::from_secs(3600),
-            writeback_pace: std::time::Duration::from_secs(3600),
             held_back_bytes: 0,
-            ..LocalConfig::default()
+            ..without_timers()
         };
         let store = LocalLogStore::open(dir.path(), config).unwrap();
-        let key = ShardKey {
-            stream_uid: 1,
-            shard_index: 0,
-        };
-        let log = store.open_shard(key).unwrap();
-        let segment = store.local_shard(key).dir.join(segment::file_name(0));
+        let log = store.open_shard(KEY).unwrap();
+        let segment = store.local_shard(KEY).dir.join(segment::file_name(0));
         let mut lens = Vec::new();
         for data in [b"first", b"other"] {
-            log.append(
-                &[NewRecord {
-                    partition_key: "k",
-                    data,
-                }],
-                Millis(1),
-            )
-            .unwrap()
-            .durable
-            .wait()
-            .await
-            .unwrap();
+            append_durably(&*log, data).await;
             lens.push(fs::metadata(&segment).unwrap().len());
         }
         // The first is held back; the second append writes it out.
         assert_eq!(lens[0], 0);
         assert!(lens[1] > 0);
-        let Committer::Journal(journal) = &store.committer else {
-            panic!("sync mode journals");
-        };
         assert_eq!(
-            journal.held_back_bytes(),
-            store.local_shard(key).state.lock().unwritten.len(),
+            journal_of(&store).held_back_bytes(),
+            store.local_shard(KEY).state.lock().unwritten.len(),
             "the count follows what is held back"
         );
     }
