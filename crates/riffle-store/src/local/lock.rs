@@ -1,4 +1,4 @@
-//! The locks that appends share with the sync threads.
+//! The shard and journal locks, which every append shares with the sync threads.
 //!
 //! `parking_lot`'s mutex, when it finds the lock taken, spins a little and
 //! then calls `sched_yield` up to seven times before it sleeps. With more
