@@ -21,7 +21,9 @@ pub enum StoreError {
         position: u64,
         reason: &'static str,
     },
-    #[error("a previous write to {path} failed to sync; the shard refuses writes until restart")]
+    /// A write or sync of the shard's files failed (a full disk, a failing
+    /// device): nothing more is accepted until a restart recovers.
+    #[error("a previous write to {path} failed; the shard refuses writes until restart")]
     Poisoned { path: PathBuf },
     #[error("the store is shutting down")]
     ShuttingDown,

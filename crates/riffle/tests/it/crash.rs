@@ -4,7 +4,8 @@
 //! counter. The server is killed with SIGKILL mid-load and restarted on the
 //! same directory. Every acknowledged record must be there exactly once, with
 //! the sequence number it was acknowledged with; each producer's records must
-//! be in order; nothing may appear that was never sent.
+//! be in order; nothing may appear that was never sent. The same holds when
+//! the disk fills up.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use crate::support::{Riffle, client_for};
+use crate::support::{Riffle, aws_error, client_for};
 
 const PRODUCERS: usize = 8;
 /// Each producer stops after this many records even if the kill is late.
@@ -247,4 +248,149 @@ async fn files_of_a_create_or_delete_killed_midway_are_removed_at_restart() {
         .stream_names;
     assert!(!streams.contains(&"doomed".to_owned()), "{streams:?}");
     assert_eq!(stream_dirs(), streams.len(), "after a deletion was killed");
+}
+
+/// The disk fills up while the shard's journaled batches wait in memory for
+/// their segment (write-behind): writing them out fails, the store refuses
+/// further writes instead of acknowledging what it cannot keep, and a
+/// restart with room again brings back every acknowledged record, with its
+/// sequence number, from the journal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_writes_and_loses_no_acknowledged_record() {
+    /// No file may grow past this: the segment reaches it, the journal
+    /// (retired every second) does not.
+    const FILE_LIMIT: u64 = 4 << 20;
+    /// Batches over 32 KiB are written in place, not journaled: these fill
+    /// most of the segment quickly.
+    const BIG_RECORD: usize = 100 << 10;
+    const BIG_BATCHES: usize = 3;
+    /// Journaled batches of this many 1 KiB records, paced so the journal
+    /// stays far below the limit.
+    const SMALL_BATCH: usize = 10;
+    const SMALL_BATCHES_MAX: usize = 1000;
+
+    let dir = tempfile::tempdir().unwrap();
+    let riffle = Riffle::start_with_file_size_limit(dir.path(), FILE_LIMIT);
+    riffle.create_stream("full", 1).await;
+    let record = |batch: usize, i: usize, size: usize| {
+        let mut data = format!("{batch}:{i}:").into_bytes();
+        data.resize(size, b'.');
+        data
+    };
+    let mut sent: HashSet<Vec<u8>> = HashSet::new();
+    // In acknowledgement order, with the sequence number each was given.
+    let mut acknowledged: Vec<(Vec<u8>, String)> = Vec::new();
+    let mut refused = None;
+    for batch in 0..BIG_BATCHES + SMALL_BATCHES_MAX {
+        let (count, size) = if batch < BIG_BATCHES {
+            (10, BIG_RECORD)
+        } else {
+            (SMALL_BATCH, 1024)
+        };
+        let payloads: Vec<Vec<u8>> = (0..count).map(|i| record(batch, i, size)).collect();
+        sent.extend(payloads.iter().cloned());
+        let entries = payloads
+            .iter()
+            .map(|data| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key("key")
+                    .data(Blob::new(data.clone()))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let result = riffle
+            .client
+            .put_records()
+            .stream_name("full")
+            .set_records(Some(entries))
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(err) => {
+                refused = Some(format!("{err:?}"));
+                break;
+            }
+        };
+        for (data, entry) in payloads.iter().zip(out.records()) {
+            match (entry.sequence_number(), entry.error_code()) {
+                (Some(sequence), None) => acknowledged.push((data.clone(), sequence.to_owned())),
+                (_, code) => refused = Some(format!("{code:?}: {:?}", entry.error_message())),
+            }
+        }
+        if refused.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let refused = refused.expect("the disk filled up before the load's bound");
+    assert!(refused.contains("InternalFailure"), "{refused}");
+    assert!(
+        riffle.logged("writing journaled batches to their segment failed"),
+        "the write-behind, not some other write, met the full disk"
+    );
+    assert!(
+        acknowledged.len() > BIG_BATCHES * 10 + SMALL_BATCH,
+        "journaled batches were acknowledged before the disk filled ({})",
+        acknowledged.len()
+    );
+    let (code, _) = aws_error(
+        riffle
+            .client
+            .put_record()
+            .stream_name("full")
+            .partition_key("key")
+            .data(Blob::new("after"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "InternalFailure", "writes stay refused");
+    let shard = riffle.shard_ids("full").await.remove(0);
+    let readable: Vec<(Vec<u8>, String)> = riffle
+        .read_all("full", &shard)
+        .await
+        .iter()
+        .map(|r| (r.data().as_ref().to_vec(), r.sequence_number().to_owned()))
+        .collect();
+    assert!(
+        acknowledged.starts_with(&readable),
+        "reads still answer, with acknowledged records only"
+    );
+
+    // Checkpoints come and go (one a second) while the operator makes room.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(riffle);
+    let riffle = Riffle::start_in(dir.path(), &[]);
+    let records = riffle.read_all("full", &shard).await;
+    assert!(
+        records
+            .windows(2)
+            .all(|w| w[0].sequence_number() < w[1].sequence_number()),
+        "sequence numbers increase"
+    );
+    let mut found: HashMap<Vec<u8>, String> = HashMap::new();
+    for r in &records {
+        let data = r.data().as_ref().to_vec();
+        assert!(sent.contains(&data), "a record that was never sent");
+        let previous = found.insert(data, r.sequence_number().to_owned());
+        assert!(previous.is_none(), "a record appears twice");
+    }
+    for (i, (data, sequence)) in acknowledged.iter().enumerate() {
+        assert_eq!(
+            found.get(data),
+            Some(sequence),
+            "acknowledged record {i} of {} must survive with its sequence number",
+            acknowledged.len()
+        );
+    }
+    riffle
+        .client
+        .put_record()
+        .stream_name("full")
+        .partition_key("key")
+        .data(Blob::new("with room again"))
+        .send()
+        .await
+        .expect("writes are accepted again after the restart");
 }

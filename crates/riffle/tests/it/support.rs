@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use aws_sdk_kinesis::Client;
@@ -21,6 +21,8 @@ pub(crate) struct Riffle {
     /// Keeps a temporary data directory alive for the server's lifetime.
     _temp: Option<tempfile::TempDir>,
     pub(crate) client: Client,
+    /// Every line the server has logged so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Riffle {
@@ -35,7 +37,32 @@ impl Riffle {
 
     /// A server on `data_dir` with extra flags (later flags override the defaults).
     pub(crate) fn start_in(data_dir: &Path, extra_args: &[&str]) -> Riffle {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_riffle"))
+        Riffle::spawn(
+            Command::new(env!("CARGO_BIN_EXE_riffle")),
+            data_dir,
+            extra_args,
+        )
+    }
+
+    /// As `start_in`, on a disk that fills up: no file the server writes
+    /// may grow past `bytes` (`RLIMIT_FSIZE`, set by util-linux's
+    /// `prlimit`). A write past it fails with `EFBIG`, as one on a full
+    /// disk fails with `ENOSPC`, rather than killing the process with
+    /// `SIGXFSZ` (ignored here, which `exec` keeps).
+    pub(crate) fn start_with_file_size_limit(data_dir: &Path, bytes: u64) -> Riffle {
+        let mut wrapper = Command::new("sh");
+        wrapper
+            .arg("-c")
+            .arg(r#"trap "" XFSZ && exec prlimit --fsize="$0" -- "$@""#)
+            .arg(bytes.to_string())
+            .arg(env!("CARGO_BIN_EXE_riffle"));
+        Riffle::spawn(wrapper, data_dir, &[])
+    }
+
+    /// Starts `command` (the server, or something that execs it) with the
+    /// test defaults, and waits until it listens.
+    fn spawn(mut command: Command, data_dir: &Path, extra_args: &[&str]) -> Riffle {
+        let mut child = command
             .args([
                 "serve",
                 "--listen",
@@ -56,6 +83,8 @@ impl Riffle {
             .expect("spawn riffle");
         let stderr = child.stderr.take().expect("piped stderr");
         let (sender, receiver) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log_lines = log.clone();
         std::thread::spawn(move || {
             let mut sender = Some(sender);
             let mut tls_addr: Option<SocketAddr> = None;
@@ -78,6 +107,7 @@ impl Riffle {
                 if std::env::var_os("RIFFLE_TEST_LOG").is_some() {
                     eprintln!("[riffle] {line}");
                 }
+                log_lines.lock().unwrap().push(line);
             }
         });
         let (addr, tls_addr) = receiver
@@ -90,7 +120,17 @@ impl Riffle {
             tls_addr,
             _temp: None,
             client,
+            log,
         }
+    }
+
+    /// Whether the server has logged a line containing `text`.
+    pub(crate) fn logged(&self, text: &str) -> bool {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(text))
     }
 
     /// kill -9: no chance to flush or sync anything.
