@@ -256,141 +256,307 @@ async fn files_of_a_create_or_delete_killed_midway_are_removed_at_restart() {
 /// restart with room again brings back every acknowledged record, with its
 /// sequence number, from the journal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_disk_stops_writes_and_loses_no_acknowledged_record() {
-    /// No file may grow past this: the segment reaches it, the journal
-    /// (retired every second) does not.
-    const FILE_LIMIT: u64 = 4 << 20;
-    /// Batches over 32 KiB are written in place, not journaled: these fill
-    /// most of the segment quickly.
-    const BIG_RECORD: usize = 100 << 10;
-    const BIG_BATCHES: usize = 3;
-    /// Journaled batches of this many 1 KiB records, paced so the journal
-    /// stays far below the limit.
-    const SMALL_BATCH: usize = 10;
-    const SMALL_BATCHES_MAX: usize = 1000;
-
-    let dir = tempfile::tempdir().unwrap();
-    let riffle = Riffle::start_with_file_size_limit(dir.path(), FILE_LIMIT);
-    riffle.create_stream("full", 1).await;
-    let record = |batch: usize, i: usize, size: usize| {
-        let mut data = format!("{batch}:{i}:").into_bytes();
-        data.resize(size, b'.');
-        data
-    };
-    let mut sent: HashSet<Vec<u8>> = HashSet::new();
-    // In acknowledgement order, with the sequence number each was given.
-    let mut acknowledged: Vec<(Vec<u8>, String)> = Vec::new();
-    let mut refused = None;
-    for batch in 0..BIG_BATCHES + SMALL_BATCHES_MAX {
-        let (count, size) = if batch < BIG_BATCHES {
-            (10, BIG_RECORD)
-        } else {
-            (SMALL_BATCH, 1024)
-        };
-        let payloads: Vec<Vec<u8>> = (0..count).map(|i| record(batch, i, size)).collect();
-        sent.extend(payloads.iter().cloned());
-        let entries = payloads
-            .iter()
-            .map(|data| {
-                PutRecordsRequestEntry::builder()
-                    .partition_key("key")
-                    .data(Blob::new(data.clone()))
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        let result = riffle
-            .client
-            .put_records()
-            .stream_name("full")
-            .set_records(Some(entries))
-            .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            Err(err) => {
-                refused = Some(format!("{err:?}"));
-                break;
-            }
-        };
-        for (data, entry) in payloads.iter().zip(out.records()) {
-            match (entry.sequence_number(), entry.error_code()) {
-                (Some(sequence), None) => acknowledged.push((data.clone(), sequence.to_owned())),
-                (_, code) => refused = Some(format!("{code:?}: {:?}", entry.error_message())),
-            }
-        }
-        if refused.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+async fn a_full_disk_under_write_behind_stops_writes_and_loses_no_acknowledged_record() {
+    let filled = DiskFiller {
+        // The segment reaches it; the journal (retired every second) does not.
+        file_limit: 4 << 20,
+        shards: 1,
+        // Most of the segment at once, in place (not journaled)...
+        big_batches: 3,
+        // ...then journaled batches, paced so the journal stays small.
+        small_batch: 10,
+        small_record: 1024,
+        pace: Duration::from_millis(10),
     }
-    let refused = refused.expect("the disk filled up before the load's bound");
-    assert!(refused.contains("InternalFailure"), "{refused}");
+    .fill()
+    .await;
     assert!(
-        riffle.logged("writing journaled batches to their segment failed"),
-        "the write-behind, not some other write, met the full disk"
+        filled.acknowledged.len() > 3 * 10,
+        "journaled batches were acknowledged before the disk filled"
     );
-    assert!(
-        acknowledged.len() > BIG_BATCHES * 10 + SMALL_BATCH,
-        "journaled batches were acknowledged before the disk filled ({})",
-        acknowledged.len()
-    );
-    let (code, _) = aws_error(
+    filled.assert_refused("writing journaled batches to their segment failed");
+    filled.assert_writes_stay_refused().await;
+    filled.assert_reads_answer_with_acknowledged_records().await;
+    filled.restart_with_room().await;
+}
+
+/// The journal's file fills up first (sixteen shards' batches go to one
+/// journal, each to its own segment): the round fails, the store refuses
+/// writes, and a restart brings back every acknowledged record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_journal_stops_writes_and_loses_no_acknowledged_record() {
+    let filled = DiskFiller {
+        file_limit: 4 << 20,
+        shards: 16,
+        big_batches: 0,
+        // About 17 KB a shard: journaled.
+        small_batch: 500,
+        small_record: 512,
+        pace: Duration::ZERO,
+    }
+    .fill()
+    .await;
+    filled.assert_refused("journal write or flush failed");
+    filled.assert_writes_stay_refused().await;
+    filled.assert_reads_answer_with_acknowledged_records().await;
+    filled.restart_with_room().await;
+}
+
+/// A batch written in place that does not fit fails on its own: a failed
+/// `pwrite`, unlike a failed sync, leaves the page cache telling the truth,
+/// so the shard goes on taking batches that fit, and a restart (which drops
+/// the half-written batch as a torn tail) keeps every acknowledged one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_does_not_fit_on_the_disk_fails_alone() {
+    let mut filled = DiskFiller {
+        file_limit: 4 << 20,
+        shards: 1,
+        big_batches: 10,
+        small_batch: 0,
+        small_record: 0,
+        pace: Duration::ZERO,
+    }
+    .fill()
+    .await;
+    filled.assert_refused("append failed");
+    let small = b"small enough".to_vec();
+    let out = filled
+        .riffle
+        .client
+        .put_record()
+        .stream_name(DiskFiller::STREAM)
+        .partition_key("key")
+        .data(Blob::new(small.clone()))
+        .send()
+        .await
+        .expect("a record that fits is accepted");
+    filled.sent.insert(small.clone());
+    filled.acknowledged.push((
+        small,
+        out.shard_id().to_owned(),
+        out.sequence_number().to_owned(),
+    ));
+    filled.assert_reads_answer_with_acknowledged_records().await;
+    filled.restart_with_room().await;
+}
+
+/// Loads a server whose files may not grow past `file_limit` until it
+/// refuses a record.
+struct DiskFiller {
+    file_limit: u64,
+    shards: i32,
+    /// First, this many batches of ten 100 KiB records: over 32 KiB, so
+    /// written to their segment in place rather than journaled.
+    big_batches: usize,
+    /// Then batches of `small_batch` records of `small_record` bytes
+    /// (journaled if a shard's part is 32 KiB or less), `pace` apart.
+    small_batch: usize,
+    small_record: usize,
+    pace: Duration,
+}
+
+/// A server that has refused a record for lack of room.
+struct Filled {
+    riffle: Riffle,
+    dir: tempfile::TempDir,
+    sent: HashSet<Vec<u8>>,
+    /// In acknowledgement order: data, shard and sequence number.
+    acknowledged: Vec<(Vec<u8>, String, String)>,
+    /// What the first refused record (or request) was answered.
+    refused: String,
+}
+
+impl DiskFiller {
+    const STREAM: &str = "full";
+    /// Bounds the load if the disk never fills.
+    const BATCHES_MAX: usize = 1000;
+
+    async fn fill(self) -> Filled {
+        let dir = tempfile::tempdir().unwrap();
+        let riffle = Riffle::start_with_file_size_limit(dir.path(), self.file_limit);
+        riffle.create_stream(Self::STREAM, self.shards).await;
+        let mut sent = HashSet::new();
+        let mut acknowledged = Vec::new();
+        for batch in 0..Self::BATCHES_MAX {
+            let (count, size) = if batch < self.big_batches {
+                (10, 100 << 10)
+            } else {
+                (self.small_batch, self.small_record)
+            };
+            let payloads: Vec<Vec<u8>> = (0..count)
+                .map(|i| {
+                    let mut data = format!("{batch}:{i}:").into_bytes();
+                    data.resize(size, b'.');
+                    data
+                })
+                .collect();
+            sent.extend(payloads.iter().cloned());
+            let entries = payloads
+                .iter()
+                .map(|data| {
+                    PutRecordsRequestEntry::builder()
+                        // Spread over the shards.
+                        .partition_key(String::from_utf8_lossy(&data[..data.len().min(12)]))
+                        .data(Blob::new(data.clone()))
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            let result = riffle
+                .client
+                .put_records()
+                .stream_name(Self::STREAM)
+                .set_records(Some(entries))
+                .send()
+                .await;
+            let out = match result {
+                Ok(out) => out,
+                Err(err) => {
+                    return self.filled(riffle, dir, sent, acknowledged, format!("{err:?}"));
+                }
+            };
+            let mut refused = None;
+            for (data, entry) in payloads.iter().zip(out.records()) {
+                match (
+                    entry.shard_id(),
+                    entry.sequence_number(),
+                    entry.error_code(),
+                ) {
+                    (Some(shard), Some(sequence), None) => {
+                        acknowledged.push((data.clone(), shard.to_owned(), sequence.to_owned()))
+                    }
+                    (_, _, code) => {
+                        refused.get_or_insert(format!("{code:?}: {:?}", entry.error_message()));
+                    }
+                }
+            }
+            if let Some(refused) = refused {
+                return self.filled(riffle, dir, sent, acknowledged, refused);
+            }
+            tokio::time::sleep(self.pace).await;
+        }
+        panic!("the disk never filled up");
+    }
+
+    fn filled(
+        &self,
+        riffle: Riffle,
+        dir: tempfile::TempDir,
+        sent: HashSet<Vec<u8>>,
+        acknowledged: Vec<(Vec<u8>, String, String)>,
+        refused: String,
+    ) -> Filled {
+        assert!(
+            acknowledged.len() >= 10,
+            "records were acknowledged before the disk filled ({})",
+            acknowledged.len()
+        );
+        Filled {
+            riffle,
+            dir,
+            sent,
+            acknowledged,
+            refused,
+        }
+    }
+}
+
+impl Filled {
+    /// The record was refused as AWS refuses a record it failed to store,
+    /// and `cause` is what the server logged.
+    fn assert_refused(&self, cause: &str) {
+        assert!(self.refused.contains("InternalFailure"), "{}", self.refused);
+        assert!(
+            self.riffle.logged(cause),
+            "the full disk showed as {cause:?}"
+        );
+    }
+
+    async fn assert_writes_stay_refused(&self) {
+        let (code, _) = aws_error(
+            self.riffle
+                .client
+                .put_record()
+                .stream_name(DiskFiller::STREAM)
+                .partition_key("key")
+                .data(Blob::new("after"))
+                .send()
+                .await,
+        );
+        assert_eq!(code, "InternalFailure", "writes stay refused");
+    }
+
+    /// Reads still answer, each shard with a prefix of its acknowledged
+    /// records (what was never acknowledged is never visible).
+    async fn assert_reads_answer_with_acknowledged_records(&self) {
+        for shard in self.riffle.shard_ids(DiskFiller::STREAM).await {
+            let acknowledged: Vec<(&[u8], &str)> = self
+                .acknowledged
+                .iter()
+                .filter(|(_, s, _)| *s == shard)
+                .map(|(data, _, sequence)| (data.as_slice(), sequence.as_str()))
+                .collect();
+            let records = self.riffle.read_all(DiskFiller::STREAM, &shard).await;
+            let readable: Vec<(&[u8], &str)> = records
+                .iter()
+                .map(|r| (r.data().as_ref(), r.sequence_number()))
+                .collect();
+            assert!(
+                acknowledged.starts_with(&readable),
+                "{shard}: {} readable, not a prefix of the {} acknowledged",
+                readable.len(),
+                acknowledged.len()
+            );
+        }
+    }
+
+    /// Leaves the server refusing for two checkpoint intervals (nothing may
+    /// be retired that is not in a segment), kills it, restarts it without
+    /// the limit, and checks that every acknowledged record is back once,
+    /// with its sequence number, and that writes are accepted again.
+    async fn restart_with_room(self) {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let Filled {
+            riffle,
+            dir,
+            sent,
+            acknowledged,
+            ..
+        } = self;
+        drop(riffle);
+        let riffle = Riffle::start_in(dir.path(), &[]);
+        let mut found: HashMap<Vec<u8>, (String, String)> = HashMap::new();
+        for shard in riffle.shard_ids(DiskFiller::STREAM).await {
+            let records = riffle.read_all(DiskFiller::STREAM, &shard).await;
+            assert!(
+                records
+                    .windows(2)
+                    .all(|w| w[0].sequence_number() < w[1].sequence_number()),
+                "sequence numbers increase"
+            );
+            for r in &records {
+                let data = r.data().as_ref().to_vec();
+                assert!(sent.contains(&data), "a record that was never sent");
+                let previous = found.insert(data, (shard.clone(), r.sequence_number().to_owned()));
+                assert!(previous.is_none(), "a record appears twice");
+            }
+        }
+        for (i, (data, shard, sequence)) in acknowledged.iter().enumerate() {
+            assert_eq!(
+                found.get(data),
+                Some(&(shard.clone(), sequence.clone())),
+                "acknowledged record {i} of {} must survive with its sequence number",
+                acknowledged.len()
+            );
+        }
         riffle
             .client
             .put_record()
-            .stream_name("full")
+            .stream_name(DiskFiller::STREAM)
             .partition_key("key")
-            .data(Blob::new("after"))
+            .data(Blob::new("with room again"))
             .send()
-            .await,
-    );
-    assert_eq!(code, "InternalFailure", "writes stay refused");
-    let shard = riffle.shard_ids("full").await.remove(0);
-    let readable: Vec<(Vec<u8>, String)> = riffle
-        .read_all("full", &shard)
-        .await
-        .iter()
-        .map(|r| (r.data().as_ref().to_vec(), r.sequence_number().to_owned()))
-        .collect();
-    assert!(
-        acknowledged.starts_with(&readable),
-        "reads still answer, with acknowledged records only"
-    );
-
-    // Checkpoints come and go (one a second) while the operator makes room.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    drop(riffle);
-    let riffle = Riffle::start_in(dir.path(), &[]);
-    let records = riffle.read_all("full", &shard).await;
-    assert!(
-        records
-            .windows(2)
-            .all(|w| w[0].sequence_number() < w[1].sequence_number()),
-        "sequence numbers increase"
-    );
-    let mut found: HashMap<Vec<u8>, String> = HashMap::new();
-    for r in &records {
-        let data = r.data().as_ref().to_vec();
-        assert!(sent.contains(&data), "a record that was never sent");
-        let previous = found.insert(data, r.sequence_number().to_owned());
-        assert!(previous.is_none(), "a record appears twice");
+            .await
+            .expect("writes are accepted again after the restart");
     }
-    for (i, (data, sequence)) in acknowledged.iter().enumerate() {
-        assert_eq!(
-            found.get(data),
-            Some(sequence),
-            "acknowledged record {i} of {} must survive with its sequence number",
-            acknowledged.len()
-        );
-    }
-    riffle
-        .client
-        .put_record()
-        .stream_name("full")
-        .partition_key("key")
-        .data(Blob::new("with room again"))
-        .send()
-        .await
-        .expect("writes are accepted again after the restart");
 }
