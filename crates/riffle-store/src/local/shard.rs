@@ -96,6 +96,10 @@ struct ShardState {
     /// second (docs/performance.md, "Write-behind").
     unwritten: Vec<u8>,
     unwritten_at: u64,
+    /// How many bytes the log held back last time: the next buffer starts
+    /// with that much room, so a busy shard's does not grow by doubling
+    /// (a `realloc` copy of everything held so far, each time).
+    unwritten_last_len: usize,
     /// The newest batches, for readers at the tip.
     tail: TailCache,
 }
@@ -197,6 +201,7 @@ impl LocalShardLog {
             encode_buf: Vec::new(),
             unwritten: Vec::new(),
             unwritten_at: 0,
+            unwritten_last_len: 0,
             tail: TailCache::new(tail_budget),
         };
         Ok(Arc::new_cyclic(|this| LocalShardLog {
@@ -394,6 +399,7 @@ impl LocalShardLog {
         }
         // Freed rather than kept: a stream of 10,000 shards would otherwise
         // keep a buffer per shard.
+        state.unwritten_last_len = state.unwritten.len();
         state.unwritten = Vec::new();
         Ok(())
     }
@@ -644,6 +650,8 @@ impl ShardLog for LocalShardLog {
             }
             if state.unwritten.is_empty() {
                 state.unwritten_at = position;
+                let room = state.unwritten_last_len + buf.len();
+                state.unwritten.reserve_exact(room);
             }
             state.unwritten.extend_from_slice(&buf);
             journal.hold_back(buf.len());
