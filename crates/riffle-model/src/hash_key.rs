@@ -5,7 +5,11 @@
 //! `ExplicitHashKey`. Each open shard owns a contiguous, inclusive range, and
 //! the open shards of a stream tile `[0, 2^128)` exactly.
 
+mod md5_lanes;
+
 use md5::{Digest, Md5};
+
+use md5_lanes::{LANES, SHORT_MAX};
 
 /// A position in the hash-key space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,6 +21,41 @@ impl HashKey {
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest);
         HashKey(u128::from_be_bytes(bytes))
+    }
+
+    /// `of_partition_key` of each key, in order, appended to `out`. Keys of
+    /// up to 55 bytes are hashed four at a time (`md5_lanes`): 500 short
+    /// keys in 36 µs instead of 84 (`cargo bench -p riffle-wire --bench
+    /// codec -- hash_500`).
+    pub fn of_partition_keys(partition_keys: &[&str], out: &mut Vec<HashKey>) {
+        let first = out.len();
+        out.resize(first + partition_keys.len(), HashKey(0));
+        let out = &mut out[first..];
+        let mut lanes: Vec<usize> = Vec::with_capacity(LANES);
+        let hash_lanes = |lanes: &mut Vec<usize>, out: &mut [HashKey]| {
+            let digests = md5_lanes::digests(std::array::from_fn(|lane| {
+                lanes
+                    .get(lane)
+                    .map_or(&b""[..], |&i| partition_keys[i].as_bytes())
+            }));
+            for (&i, digest) in lanes.iter().zip(digests) {
+                out[i] = HashKey(u128::from_be_bytes(digest));
+            }
+            lanes.clear();
+        };
+        for (i, key) in partition_keys.iter().enumerate() {
+            if key.len() > SHORT_MAX {
+                out[i] = HashKey::of_partition_key(key);
+                continue;
+            }
+            lanes.push(i);
+            if lanes.len() == LANES {
+                hash_lanes(&mut lanes, out);
+            }
+        }
+        if !lanes.is_empty() {
+            hash_lanes(&mut lanes, out);
+        }
     }
 
     /// Parses a decimal hash key. `None` when it is not a decimal number or
@@ -116,6 +155,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn keys_hashed_together_hash_as_alone(
+            keys in proptest::collection::vec("\\PC{0,70}", 0..40),
+            already in 0usize..3,
+        ) {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let mut out = vec![HashKey(7); already];
+            HashKey::of_partition_keys(&keys, &mut out);
+            let alone: Vec<HashKey> = keys.iter().map(|k| HashKey::of_partition_key(k)).collect();
+            prop_assert_eq!(&out[..already], &vec![HashKey(7); already][..]);
+            prop_assert_eq!(&out[already..], &alone[..]);
+        }
+
         #[test]
         fn uniform_ranges_tile_the_space(n in 1u32..2000) {
             let ranges = HashKeyRange::uniform(n);

@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the codec hot paths: decoding and checking a
 //! PutRecords body (the hot one-pass path and the general checker), in JSON
-//! and CBOR, rendering sequence numbers, and framing an event.
+//! and CBOR, routing a request's partition keys, rendering sequence numbers,
+//! and framing an event.
 //!
 //!     cargo bench -p riffle-wire --bench codec
 
@@ -9,7 +10,7 @@ use std::hint::black_box;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use riffle_model::SequenceNumber;
+use riffle_model::{HashKey, SequenceNumber};
 use riffle_wire::Format;
 
 /// A PutRecords body of `records` records of `bytes` bytes, as JSON.
@@ -87,6 +88,30 @@ fn put_records(c: &mut Criterion) {
     group.finish();
 }
 
+/// The MD5 routing of a 500-record request's partition keys, one at a time
+/// and eight at a time.
+fn routing(c: &mut Criterion) {
+    let keys: Vec<String> = (0..500).map(|i| format!("partition-key-{i}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut group = c.benchmark_group("hash_500_partition_keys");
+    group.throughput(Throughput::Elements(keys.len() as u64));
+    group.bench_function("one_at_a_time", |b| {
+        b.iter(|| {
+            keys.iter()
+                .map(|k| HashKey::of_partition_key(black_box(k)))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.bench_function("together", |b| {
+        let mut out = Vec::with_capacity(keys.len());
+        b.iter(|| {
+            out.clear();
+            HashKey::of_partition_keys(black_box(&keys), &mut out);
+        })
+    });
+    group.finish();
+}
+
 fn rendering(c: &mut Criterion) {
     let sequence = SequenceNumber {
         epoch: 1_795_000_000_000,
@@ -108,5 +133,5 @@ fn rendering(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, put_records, rendering);
+criterion_group!(benches, put_records, routing, rendering);
 criterion_main!(benches);

@@ -22,15 +22,27 @@ pub struct PutEntry<'a> {
     pub data: &'a [u8],
 }
 
-impl PutEntry<'_> {
-    /// Where the record routes: its explicit hash key, else the MD5 of its
+impl<'a> PutEntry<'a> {
+    /// Where each entry routes: its explicit hash key, else the MD5 of its
     /// partition key; under AUTO distribution, anywhere (keys are ignored).
-    fn hash_key(&self, auto: bool) -> HashKey {
-        match (auto, self.explicit_hash_key, self.partition_key) {
-            (false, Some(key), _) => key,
-            (false, None, Some(partition_key)) => HashKey::of_partition_key(partition_key),
-            _ => HashKey(rand::random()),
-        }
+    /// The partition keys are hashed together, which is faster.
+    fn hash_keys(entries: &[PutEntry<'a>], auto: bool) -> Vec<HashKey> {
+        let to_hash = |entry: &PutEntry<'a>| match (auto, entry.explicit_hash_key) {
+            (false, None) => entry.partition_key,
+            _ => None,
+        };
+        let partition_keys: Vec<&str> = entries.iter().filter_map(to_hash).collect();
+        let mut hashed = Vec::with_capacity(partition_keys.len());
+        HashKey::of_partition_keys(&partition_keys, &mut hashed);
+        let mut hashed = hashed.into_iter();
+        entries
+            .iter()
+            .map(|entry| match (to_hash(entry), entry.explicit_hash_key) {
+                (Some(_), _) => hashed.next().expect("one hash a partition key"),
+                (None, Some(key)) if !auto => key,
+                _ => HashKey(rand::random()),
+            })
+            .collect()
     }
 
     /// Bytes counted against the request size limit.
@@ -146,6 +158,7 @@ impl Engine {
     ) -> EngineResult<Vec<Result<PutResult, RecordFailure>>> {
         let stream = self.admit_put(stream, entries, batch)?;
         let auto = stream.state.read().record.auto_distribution;
+        let hash_keys = PutEntry::hash_keys(entries, auto);
         let now = self.now();
         let mut outcomes: Vec<Result<PutResult, RecordFailure>> = Vec::with_capacity(entries.len());
         let mut pending = Vec::new();
@@ -158,9 +171,9 @@ impl Engine {
             }
             // Group entries by shard, keeping request order within each group.
             let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-            for (i, entry) in entries.iter().enumerate() {
+            for (i, &hash_key) in hash_keys.iter().enumerate() {
                 groups
-                    .entry(state.route(entry.hash_key(auto)).id.0)
+                    .entry(state.route(hash_key).id.0)
                     .or_default()
                     .push(i);
             }
@@ -311,5 +324,39 @@ fn count_puts(
     } else if records == 1 {
         counters.add(StreamMetric::PutRecordSuccess, 1);
         counters.add(StreamMetric::PutRecordBytes, bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_keys_keep_each_entry_its_own_route() {
+        let entry = |partition_key, explicit_hash_key| PutEntry {
+            partition_key,
+            explicit_hash_key,
+            data: b"",
+        };
+        // Explicit keys between partition keys, and more than one lane's worth.
+        let names: Vec<String> = (0..11).map(|i| format!("key-{i}")).collect();
+        let mut entries: Vec<PutEntry<'_>> = names
+            .iter()
+            .map(|n| entry(Some(n.as_str()), None))
+            .collect();
+        entries.insert(3, entry(Some("ignored"), Some(HashKey(5))));
+        entries.insert(7, entry(None, Some(HashKey(9))));
+        let expected: Vec<HashKey> = entries
+            .iter()
+            .map(|e| {
+                e.explicit_hash_key
+                    .unwrap_or_else(|| HashKey::of_partition_key(e.partition_key.unwrap()))
+            })
+            .collect();
+        assert_eq!(PutEntry::hash_keys(&entries, false), expected);
+        // AUTO distribution ignores keys: random positions, not the keys' hashes.
+        let auto = PutEntry::hash_keys(&entries, true);
+        assert_eq!(auto.len(), entries.len());
+        assert!(auto.iter().zip(&expected).all(|(a, e)| a != e));
     }
 }
