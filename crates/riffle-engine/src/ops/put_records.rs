@@ -280,23 +280,22 @@ fn count_puts(
     stored: &[(u32, Vec<usize>)],
     batch: bool,
 ) {
-    let bytes_of = |members: &[usize]| -> u64 {
-        members
-            .iter()
-            .map(|&i| entries[i].size_bytes() as u64)
-            .sum()
-    };
     let mut throttled = 0;
+    let (mut records, mut bytes) = (0, 0);
     {
         let state = stream.state.read();
         for (shard_index, members) in stored {
             let shard = &state.shards[*shard_index as usize];
+            let shard_bytes: u64 = members
+                .iter()
+                .map(|&i| entries[i].size_bytes() as u64)
+                .sum();
             shard
                 .counters
                 .add(ShardMetric::IncomingRecords, members.len() as u64);
-            shard
-                .counters
-                .add(ShardMetric::IncomingBytes, bytes_of(members));
+            shard.counters.add(ShardMetric::IncomingBytes, shard_bytes);
+            records += members.len() as u64;
+            bytes += shard_bytes;
         }
         for outcome in outcomes {
             if let Err(RecordFailure::Throttled { shard }) = outcome {
@@ -307,8 +306,6 @@ fn count_puts(
             }
         }
     }
-    let records: u64 = stored.iter().map(|(_, m)| m.len() as u64).sum();
-    let bytes: u64 = stored.iter().map(|(_, m)| bytes_of(m)).sum();
     let counters = &stream.counters;
     counters.add(StreamMetric::IncomingRecords, records);
     counters.add(StreamMetric::IncomingBytes, bytes);
