@@ -29,7 +29,7 @@ pub use arn::{AccountId, Region, StreamArn};
 pub use hash_key::{HashKey, HashKeyRange};
 pub use iterator::{IteratorKey, IteratorToken, TokenError};
 pub use name::StreamName;
-pub use sequence::SequenceNumber;
+pub use sequence::{SequenceNumber, SequenceTexts};
 pub use shard_id::ShardId;
 pub use text::FixedText;
 pub use time::Millis;

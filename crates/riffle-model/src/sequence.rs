@@ -72,6 +72,41 @@ impl SequenceNumber {
     }
 }
 
+/// Renders many sequence numbers, writing the epoch and shard digits only
+/// when they change: a response's records come shard by shard, so mostly
+/// only the offset's digits are new.
+#[derive(Clone, Debug)]
+pub struct SequenceTexts {
+    /// The epoch and shard index `text` holds the digits of.
+    prefix_of: Option<(u64, u32)>,
+    text: [u8; SEQUENCE_DIGITS],
+}
+
+impl Default for SequenceTexts {
+    fn default() -> Self {
+        SequenceTexts {
+            prefix_of: None,
+            text: [b'0'; SEQUENCE_DIGITS],
+        }
+    }
+}
+
+impl SequenceTexts {
+    /// `sequence.text()`.
+    pub fn text(&mut self, sequence: &SequenceNumber) -> FixedText<SEQUENCE_DIGITS> {
+        if self.prefix_of != Some((sequence.epoch, sequence.shard_index)) {
+            self.prefix_of = Some((sequence.epoch, sequence.shard_index));
+            self.text = sequence.text().0;
+        } else {
+            write_padded(
+                &mut self.text[SEQUENCE_DIGITS - OFFSET_DIGITS..],
+                sequence.offset,
+            );
+        }
+        FixedText(self.text)
+    }
+}
+
 impl fmt::Display for SequenceNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.text().as_str())
@@ -118,6 +153,21 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn texts_rendered_in_a_row_are_each_numbers_text(
+            sequences in proptest::collection::vec(
+                (0u64..3, 0u32..3, any::<u64>()).prop_map(|(epoch, shard_index, offset)| {
+                    SequenceNumber { epoch, shard_index, offset }
+                }),
+                0..20,
+            ),
+        ) {
+            let mut texts = SequenceTexts::default();
+            for sequence in &sequences {
+                prop_assert_eq!(texts.text(sequence), sequence.text());
+            }
+        }
+
         #[test]
         fn round_trips(seq in arb_sequence()) {
             prop_assert_eq!(SequenceNumber::parse(&seq.to_string()), Some(seq));

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use riffle_model::{HashKey, SequenceNumber};
+use riffle_model::{HashKey, SequenceNumber, SequenceTexts};
 use riffle_wire::Format;
 
 /// A PutRecords body of `records` records of `bytes` bytes, as JSON.
@@ -120,6 +120,18 @@ fn rendering(c: &mut Criterion) {
     };
     c.bench_function("sequence_number_text", |b| {
         b.iter(|| black_box(black_box(sequence).text()))
+    });
+    // A response's worth from one shard, rendered in a row.
+    c.bench_function("sequence_number_texts_500", |b| {
+        b.iter(|| {
+            let mut texts = SequenceTexts::default();
+            for offset in 0..500 {
+                black_box(texts.text(&SequenceNumber {
+                    offset: sequence.offset + offset,
+                    ..sequence
+                }));
+            }
+        })
     });
     let payload = vec![b'x'; 64 * 1024];
     c.bench_function("event_frame_64KiB", |b| {

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use riffle_engine::Engine;
 use riffle_model::Millis;
 use riffle_model::limits::GET_RECORDS_LIMIT_MAX;
-use riffle_model::sequence::SEQUENCE_DIGITS;
+use riffle_model::sequence::{SEQUENCE_DIGITS, SequenceTexts};
 use serde::{Deserialize, Serialize};
 
 use super::HashKeyRangeJson;
@@ -102,11 +102,12 @@ fn execute<S: AsRef<str>>(engine: &Engine, request: &Request<S>) -> Result<Vec<u
     let output = engine
         .get_records(iterator, limit)
         .map_err(|err| engine_error(engine, err))?;
+    let mut texts = SequenceTexts::default();
     let response = Response {
         records: output
             .records
             .iter()
-            .map(|r| RecordJson::new(r, output.encrypted))
+            .map(|r| RecordJson::new(r, output.encrypted, &mut texts))
             .collect(),
         next_shard_iterator: output.next_iterator,
         millis_behind_latest: output.millis_behind_latest,
@@ -186,12 +187,15 @@ fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 impl<'a> RecordJson<'a> {
+    /// `record` as a response carries it; `texts` renders its sequence
+    /// number (shared by a response's records: most digits repeat).
     pub(crate) fn new(
         record: &'a riffle_engine::ops::get_records::ReadRecord,
         encrypted: bool,
+        texts: &mut SequenceTexts,
     ) -> RecordJson<'a> {
         RecordJson {
-            sequence_number: Digits(record.sequence.text()),
+            sequence_number: Digits(texts.text(&record.sequence)),
             approximate_arrival_timestamp: record.arrival,
             data: &record.data,
             partition_key: std::str::from_utf8(&record.partition_key).unwrap_or_default(),
@@ -236,10 +240,11 @@ mod tests {
             .collect();
         for encrypted in [false, true] {
             for next in [None, Some("AAEC+/==".to_owned())] {
+                let mut texts = SequenceTexts::default();
                 let response = Response {
                     records: records
                         .iter()
-                        .map(|r| RecordJson::new(r, encrypted))
+                        .map(|r| RecordJson::new(r, encrypted, &mut texts))
                         .collect(),
                     next_shard_iterator: next.clone(),
                     millis_behind_latest: 1234,

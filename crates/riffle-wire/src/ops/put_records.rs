@@ -13,7 +13,7 @@ use crate::error::{AwsError, throttled_message};
 use crate::hot::{self, HotRequest, MapOnly, Rule, StreamRules, Text, text};
 use crate::json::{Base64Text, Blob, Digits, decode_all, push_key, push_plain, push_text};
 use crate::protocol::Format;
-use riffle_model::sequence::SEQUENCE_DIGITS;
+use riffle_model::sequence::{SEQUENCE_DIGITS, SequenceTexts};
 use riffle_model::shard_id::SHARD_ID_LEN;
 
 /// The request, with its strings as `S` and its record data as `D`
@@ -212,11 +212,12 @@ async fn execute<S: AsRef<str>, D>(
         .await
         .map_err(|err| engine_error(engine, err))?;
     let mut failed_record_count = 0;
+    let mut sequence_texts = SequenceTexts::default();
     let records = outcomes
         .into_iter()
         .map(|outcome| match outcome {
             Ok(put) => ResultEntry {
-                sequence_number: Some(Digits(put.sequence.text())),
+                sequence_number: Some(Digits(sequence_texts.text(&put.sequence))),
                 shard_id: Some(Digits(put.shard.text())),
                 error_code: None,
                 error_message: None,

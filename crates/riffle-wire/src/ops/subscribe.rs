@@ -10,6 +10,7 @@
 use bytes::Bytes;
 use riffle_engine::Engine;
 use riffle_engine::ops::subscribe::SubscribeEvent;
+use riffle_model::SequenceTexts;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -136,13 +137,14 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<mpsc::Receiver<Byte
 }
 
 fn encode_event(format: Format, event: &SubscribeEvent) -> Result<Vec<u8>, AwsError> {
+    let mut texts = SequenceTexts::default();
     encode_as(
         format,
         &EventJson {
             records: event
                 .records
                 .iter()
-                .map(|r| RecordJson::new(r, event.encrypted))
+                .map(|r| RecordJson::new(r, event.encrypted, &mut texts))
                 .collect(),
             continuation_sequence_number: event.continuation.to_string(),
             millis_behind_latest: event.millis_behind_latest,
