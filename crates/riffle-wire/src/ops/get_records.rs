@@ -128,40 +128,9 @@ impl Response<'_> {
     /// serde escaping base64 and digits). Equal to serde's output (tested);
     /// responses with ChildShards, which are rare, go through serde.
     fn to_json(&self) -> Vec<u8> {
-        let data_len: usize = self
-            .records
-            .iter()
-            .map(|r| r.data.len() * 4 / 3 + 160)
-            .sum();
-        let mut out = Vec::with_capacity(data_len + 600);
-        out.extend_from_slice(b"{\"Records\":[");
-        for (i, record) in self.records.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.push(b'{');
-            let first = &mut true;
-            push_key(&mut out, first, "SequenceNumber");
-            push_plain(&mut out, record.sequence_number.0.as_str());
-            push_key(&mut out, first, "ApproximateArrivalTimestamp");
-            serde_json::to_writer(
-                &mut out,
-                &record.approximate_arrival_timestamp.as_epoch_seconds(),
-            )
-            .expect("writing to a Vec cannot fail");
-            push_key(&mut out, first, "Data");
-            push_base64(&mut out, record.data);
-            if !record.partition_key.is_empty() {
-                push_key(&mut out, first, "PartitionKey");
-                push_text(&mut out, record.partition_key);
-            }
-            if let Some(encryption) = record.encryption_type {
-                push_key(&mut out, first, "EncryptionType");
-                push_plain(&mut out, encryption);
-            }
-            out.push(b'}');
-        }
-        out.push(b']');
+        let mut out = Vec::with_capacity(records_json_len(&self.records) + 600);
+        out.push(b'{');
+        push_records(&mut out, &self.records);
         if let Some(iterator) = &self.next_shard_iterator {
             out.extend_from_slice(b",\"NextShardIterator\":");
             push_plain(&mut out, iterator);
@@ -171,6 +140,44 @@ impl Response<'_> {
         out.push(b'}');
         out
     }
+}
+
+/// About how many bytes `push_records` writes, to size the buffer once.
+pub(crate) fn records_json_len(records: &[RecordJson<'_>]) -> usize {
+    records.iter().map(|r| r.data.len() * 4 / 3 + 160).sum()
+}
+
+/// Writes `"Records":[...]` as serde would, by hand: the member GetRecords
+/// answers and SubscribeToShard events share.
+pub(crate) fn push_records(out: &mut Vec<u8>, records: &[RecordJson<'_>]) {
+    out.extend_from_slice(b"\"Records\":[");
+    for (i, record) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        let first = &mut true;
+        push_key(out, first, "SequenceNumber");
+        push_plain(out, record.sequence_number.0.as_str());
+        push_key(out, first, "ApproximateArrivalTimestamp");
+        serde_json::to_writer(
+            &mut *out,
+            &record.approximate_arrival_timestamp.as_epoch_seconds(),
+        )
+        .expect("writing to a Vec cannot fail");
+        push_key(out, first, "Data");
+        push_base64(out, record.data);
+        if !record.partition_key.is_empty() {
+            push_key(out, first, "PartitionKey");
+            push_text(out, record.partition_key);
+        }
+        if let Some(encryption) = record.encryption_type {
+            push_key(out, first, "EncryptionType");
+            push_plain(out, encryption);
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
 }
 
 /// Appends bytes as a quoted base64 string, encoded in place.
