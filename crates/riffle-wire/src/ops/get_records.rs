@@ -222,17 +222,17 @@ impl From<riffle_engine::ops::get_records::ChildShard> for ChildShardJson {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use bytes::Bytes;
     use riffle_engine::ops::get_records::ReadRecord;
     use riffle_model::SequenceNumber;
 
-    #[test]
-    fn the_hand_written_json_equals_serdes() {
+    /// Records whose keys need escaping, or are empty, or not ASCII, and
+    /// whose data is empty or not.
+    pub(crate) fn sample_records() -> Vec<ReadRecord> {
         let keys = ["k", "", "quote\"back\\slash\u{1}", "ünïcödé"];
-        let records: Vec<ReadRecord> = keys
-            .iter()
+        keys.iter()
             .enumerate()
             .map(|(i, key)| ReadRecord {
                 sequence: SequenceNumber {
@@ -244,7 +244,12 @@ mod tests {
                 partition_key: Bytes::copy_from_slice(key.as_bytes()),
                 data: Bytes::from(vec![i as u8 * 50; i * 3]),
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_hand_written_json_equals_serdes() {
+        let records = sample_records();
         for encrypted in [false, true] {
             for next in [None, Some("AAEC+/==".to_owned())] {
                 let mut texts = SequenceTexts::default();

@@ -180,25 +180,11 @@ impl EventJson<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use riffle_engine::ops::get_records::ReadRecord;
-    use riffle_model::{Millis, SequenceNumber};
+    use crate::ops::get_records::tests::sample_records;
 
     #[test]
     fn the_hand_written_event_json_equals_serdes() {
-        let records: Vec<ReadRecord> = ["k", "", "quote\"back\\slash\u{1}"]
-            .iter()
-            .enumerate()
-            .map(|(i, key)| ReadRecord {
-                sequence: SequenceNumber {
-                    epoch: 1_795_000_000_000,
-                    shard_index: 2,
-                    offset: i as u64 + 1,
-                },
-                arrival: Millis(1_795_000_000_000 + i as u64 * 7 + 1),
-                partition_key: Bytes::copy_from_slice(key.as_bytes()),
-                data: Bytes::from(vec![i as u8 * 50; i * 3]),
-            })
-            .collect();
+        let records = sample_records();
         for count in [0, records.len()] {
             for encrypted in [false, true] {
                 let mut texts = SequenceTexts::default();
