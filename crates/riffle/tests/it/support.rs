@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
@@ -124,13 +124,26 @@ impl Riffle {
         }
     }
 
-    /// Whether the server has logged a line containing `text`.
+    /// Whether the server logs a line containing `text` within a few
+    /// seconds: its log reaches the test through a pipe and a thread, so a
+    /// line written before a response may still be on its way after it.
     pub(crate) fn logged(&self, text: &str) -> bool {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|line| line.contains(text))
+        let give_up = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|line| line.contains(text))
+            {
+                return true;
+            }
+            if Instant::now() > give_up {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// kill -9: no chance to flush or sync anything.
