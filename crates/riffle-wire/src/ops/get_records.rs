@@ -102,13 +102,8 @@ fn execute<S: AsRef<str>>(engine: &Engine, request: &Request<S>) -> Result<Vec<u
     let output = engine
         .get_records(iterator, limit)
         .map_err(|err| engine_error(engine, err))?;
-    let mut texts = SequenceTexts::default();
     let response = Response {
-        records: output
-            .records
-            .iter()
-            .map(|r| RecordJson::new(r, output.encrypted, &mut texts))
-            .collect(),
+        records: RecordJson::list(&output.records, output.encrypted),
         next_shard_iterator: output.next_iterator,
         millis_behind_latest: output.millis_behind_latest,
         child_shards: output
@@ -194,20 +189,23 @@ fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 impl<'a> RecordJson<'a> {
-    /// `record` as a response carries it; `texts` renders its sequence
-    /// number (shared by a response's records: most digits repeat).
-    pub(crate) fn new(
-        record: &'a riffle_engine::ops::get_records::ReadRecord,
+    /// `records` as a response carries them, their sequence numbers
+    /// rendered together (most of their digits repeat).
+    pub(crate) fn list(
+        records: &'a [riffle_engine::ops::get_records::ReadRecord],
         encrypted: bool,
-        texts: &mut SequenceTexts,
-    ) -> RecordJson<'a> {
-        RecordJson {
-            sequence_number: Digits(texts.text(&record.sequence)),
-            approximate_arrival_timestamp: record.arrival,
-            data: &record.data,
-            partition_key: std::str::from_utf8(&record.partition_key).unwrap_or_default(),
-            encryption_type: encrypted.then_some("KMS"),
-        }
+    ) -> Vec<RecordJson<'a>> {
+        let mut texts = SequenceTexts::default();
+        records
+            .iter()
+            .map(|record| RecordJson {
+                sequence_number: Digits(texts.text(&record.sequence)),
+                approximate_arrival_timestamp: record.arrival,
+                data: &record.data,
+                partition_key: std::str::from_utf8(&record.partition_key).unwrap_or_default(),
+                encryption_type: encrypted.then_some("KMS"),
+            })
+            .collect()
     }
 }
 
@@ -252,12 +250,8 @@ pub(crate) mod tests {
         let records = sample_records();
         for encrypted in [false, true] {
             for next in [None, Some("AAEC+/==".to_owned())] {
-                let mut texts = SequenceTexts::default();
                 let response = Response {
-                    records: records
-                        .iter()
-                        .map(|r| RecordJson::new(r, encrypted, &mut texts))
-                        .collect(),
+                    records: RecordJson::list(&records, encrypted),
                     next_shard_iterator: next.clone(),
                     millis_behind_latest: 1234,
                     child_shards: Vec::new(),

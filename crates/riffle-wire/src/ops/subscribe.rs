@@ -10,7 +10,6 @@
 use bytes::Bytes;
 use riffle_engine::Engine;
 use riffle_engine::ops::subscribe::SubscribeEvent;
-use riffle_model::SequenceTexts;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -137,13 +136,8 @@ pub(crate) fn handle(engine: &Engine, body: &[u8]) -> Result<mpsc::Receiver<Byte
 }
 
 fn encode_event(format: Format, event: &SubscribeEvent) -> Result<Vec<u8>, AwsError> {
-    let mut texts = SequenceTexts::default();
     let event = EventJson {
-        records: event
-            .records
-            .iter()
-            .map(|r| RecordJson::new(r, event.encrypted, &mut texts))
-            .collect(),
+        records: RecordJson::list(&event.records, event.encrypted),
         continuation_sequence_number: event.continuation.to_string(),
         millis_behind_latest: event.millis_behind_latest,
         child_shards: event
@@ -187,12 +181,8 @@ mod tests {
         let records = sample_records();
         for count in [0, records.len()] {
             for encrypted in [false, true] {
-                let mut texts = SequenceTexts::default();
                 let event = EventJson {
-                    records: records[..count]
-                        .iter()
-                        .map(|r| RecordJson::new(r, encrypted, &mut texts))
-                        .collect(),
+                    records: RecordJson::list(&records[..count], encrypted),
                     continuation_sequence_number:
                         "49590338271490256608559692538361571095921575989136588898".to_owned(),
                     millis_behind_latest: 1234,
