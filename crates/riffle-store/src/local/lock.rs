@@ -2,7 +2,7 @@
 //!
 //! `parking_lot`'s mutex, when it finds the lock taken, spins a little and
 //! then calls `sched_yield` up to seven times before it sleeps. With more
-//! runnable threads than cores (two runtime workers, two sync threads and
+//! runnable threads than cores (two runtime workers, the sync threads and
 //! the clients on a 2-core machine) a yield gives the core away for the
 //! rest of another thread's slice: `perf trace` of PutRecord with 64
 //! clients showed runtime workers spending about a fifth of their time in

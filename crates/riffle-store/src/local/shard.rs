@@ -347,7 +347,7 @@ impl LocalShardLog {
             for segment in &mut state.segments {
                 if segment.base_offset < commit.segment_base {
                     // Sealed (and synced) before this batch was appended:
-                    // all of it may be read. The two sync threads can
+                    // all of it may be read. Several sync threads can
                     // publish consecutive rounds in either order, so the
                     // round that ends this segment may not be applied yet;
                     // without this a reader would skip its records.
@@ -1059,7 +1059,7 @@ mod tests {
         assert_eq!(read, expected);
     }
 
-    /// The two sync threads can publish consecutive rounds in either order.
+    /// Several sync threads can publish consecutive rounds in either order.
     /// A round in a later segment published first must not leave a sealed
     /// segment before it readable only up to a stale length: a reader would
     /// skip that segment's newest records without an error.
