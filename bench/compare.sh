@@ -121,6 +121,10 @@ for peer in $PEERS; do
     run "$peer" put-records --batch 500 --record-bytes 1024 --seconds "$SECONDS_PER_RUN"
     run "$peer" put-record --clients 16 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
     run "$peer" put-record --clients 64 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
+    # The same clients on a schedule: latency at a given load rather than
+    # at saturation (a light one, and the performance issue's 40,000/s).
+    run "$peer" put-record --clients 64 --record-bytes 100 --rate 10000 --seconds "$SECONDS_PER_RUN"
+    run "$peer" put-record --clients 64 --record-bytes 100 --rate 40000 --seconds "$SECONDS_PER_RUN"
     run "$peer" read --records 100000 --record-bytes 100
     run "$peer" tail --rate 100 --seconds "$SECONDS_PER_RUN"
     run "$peer" tail --rate 1000 --seconds "$SECONDS_PER_RUN"

@@ -116,6 +116,17 @@ enum Workload {
         seconds: u64,
         #[arg(long, default_value_t = 2_000_000)]
         requests_max: u64,
+        /// Requests a second from all clients together, each client sending
+        /// on its own schedule (still one request in flight per client).
+        /// A request sent late because the server had not yet answered the
+        /// client's last one has its latency counted from when it was due,
+        /// so a server that falls behind is not excused by the clients
+        /// waiting for it (no coordinated omission). Without it,
+        /// every client sends its next request as soon as the last is
+        /// answered: the server's maximum rate, with the queueing that
+        /// saturation brings.
+        #[arg(long)]
+        rate: Option<u64>,
     },
     /// Fills a stream with `records` records, then reads them all back from TRIM_HORIZON.
     Read {
@@ -621,26 +632,57 @@ async fn put_record(
     record_bytes: usize,
     seconds: u64,
     requests_max: u64,
+    rate: Option<u64>,
 ) -> anyhow::Result<Report> {
     let stream = Arc::new(create_stream(endpoint, shards).await?);
     let data = Arc::new(payload(record_bytes));
     let sent = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
     let mut tasks = Vec::new();
-    for client in 0..clients {
+    // Every client connects before the clock starts: a paced schedule must
+    // not begin with its first requests already late.
+    let mut connections = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        connections.push(Connection::open(endpoint).await?);
+    }
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    // Client `c`'s request `n` is due at (n × clients + c) / rate seconds.
+    let spacing = rate.map(|rate| Duration::from_secs_f64(1.0 / rate.max(1) as f64));
+    for (client, mut connection) in connections.into_iter().enumerate() {
         let (stream, data, sent) = (stream.clone(), data.clone(), sent.clone());
         tasks.push(tokio::spawn(async move {
-            let mut connection = Connection::open(endpoint).await?;
             let mut latencies = Latencies::default();
             let mut n = 0u64;
-            while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < requests_max {
+            loop {
+                let due = spacing.map(|spacing| {
+                    started + spacing.mul_f64((n * clients as u64 + client as u64) as f64)
+                });
+                // A server slower than the schedule is not waited for past
+                // the deadline either.
+                if due.is_some_and(|due| due >= deadline)
+                    || Instant::now() >= deadline
+                    || sent.fetch_add(1, Ordering::Relaxed) >= requests_max
+                {
+                    break;
+                }
+                // Ahead of the schedule, the clock starts when the client
+                // wakes (tokio's timer is 1 ms coarse: its lateness is the
+                // client's, not the server's). Behind it, because the server
+                // took long to answer the last request, it starts when the
+                // request was due.
+                let start = match due {
+                    Some(due) if due > Instant::now() => {
+                        tokio::time::sleep_until(due.into()).await;
+                        Instant::now()
+                    }
+                    Some(due) => due,
+                    None => Instant::now(),
+                };
                 let body = if cbor() {
                     encode_body(&json!({"StreamName": *stream, "PartitionKey": format!("c{client}-{n}"), "Data": *data}))?
                 } else {
                     format!("{{\"StreamName\":\"{stream}\",\"PartitionKey\":\"c{client}-{n}\",\"Data\":\"{data}\"}}").into_bytes()
                 };
-                let start = Instant::now();
                 let (status, answer) = connection.call("PutRecord", body).await?;
                 latencies.record(start.elapsed());
                 if status != 200 {
@@ -662,7 +704,7 @@ async fn put_record(
     delete_stream(endpoint, &stream).await;
     Ok(Report {
         workload: "put-record",
-        params: json!({"shards": shards, "clients": clients, "record_bytes": record_bytes, "seconds": seconds}),
+        params: json!({"shards": shards, "clients": clients, "record_bytes": record_bytes, "seconds": seconds, "rate": rate}),
         metrics: vec![
             ("requests_per_sec", requests as f64 / elapsed),
             ("p50_ms", latencies.percentile_ms(50.0)),
@@ -1272,6 +1314,7 @@ fn main() -> anyhow::Result<()> {
                 record_bytes,
                 seconds,
                 requests_max,
+                rate,
             } => {
                 put_record(
                     endpoint,
@@ -1280,6 +1323,7 @@ fn main() -> anyhow::Result<()> {
                     record_bytes,
                     seconds,
                     requests_max,
+                    rate,
                 )
                 .await
             }
