@@ -24,6 +24,9 @@ done
 
 cargo build --release -p riffle -p riffle-bench
 BENCH=$ROOT/target/release/riffle-bench
+# The build leaves hundreds of megabytes of dirty pages; written back during
+# the first server's runs they would take the device from its flushes.
+sync
 
 # The device's flush latency now, where the servers keep their data: every
 # durable acknowledgement waits for at least one.
