@@ -146,7 +146,8 @@ if loaded:
         if key in seen:
             continue
         seen.add(key)
-        print(f"| {title.split(' (')[0]} | {fmt(row.get('machine_idle_pct'))}% | {fmt(row.get('machine_steal_pct'))}% |")
+        run_name = title.split(' (')[0].split(': ')[0]
+        print(f"| {run_name} | {fmt(row.get('machine_idle_pct'))}% | {fmt(row.get('machine_steal_pct'))}% |")
     print()
 
 
