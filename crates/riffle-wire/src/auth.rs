@@ -41,8 +41,13 @@ pub fn check(credentials: Credentials<'_>) -> Result<(), AwsError> {
 
 fn check_header(header: &str, has_date: bool) -> Result<(), AwsError> {
     let mut missing = String::new();
-    for part in ["Credential", "Signature", "SignedHeaders"] {
-        if !header.contains(&format!("{part}=")) {
+    // Checked on every request: no allocation unless something is missing.
+    for (part, assignment) in [
+        ("Credential", "Credential="),
+        ("Signature", "Signature="),
+        ("SignedHeaders", "SignedHeaders="),
+    ] {
+        if !header.contains(assignment) {
             missing.push_str(&format!(
                 "Authorization header requires '{part}' parameter. "
             ));
