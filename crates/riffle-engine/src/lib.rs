@@ -155,12 +155,12 @@ impl Streams {
     }
 }
 
-/// Removes the logs marked for removal that no stream owns (see
-/// [`MetadataStore::mark_logs`]): a crash came between a stream's files and
-/// its row (a CreateStream before its row was saved, a deletion after its
-/// row was removed), or a deletion was interrupted. Only disk space is at
-/// stake, so a failure is logged, the mark kept for the next start, and
-/// startup goes on.
+/// Removes the marked logs (see [`MetadataStore::mark_logs`]) that no row
+/// names: a crash came between a stream's files and its row (a CreateStream
+/// before its row was saved, a deletion after its row was removed, a
+/// reshard's children before the row naming them), or a deletion was
+/// interrupted. Only disk space is at stake, so a failure is logged, the
+/// mark kept for the next start, and startup goes on.
 fn sweep_marked_logs(streams: &Streams, meta: &dyn MetadataStore, logs: &dyn LogStore) {
     let marked = match meta.marked_logs() {
         Ok(marked) => marked,
@@ -171,12 +171,28 @@ fn sweep_marked_logs(streams: &Streams, meta: &dyn MetadataStore, logs: &dyn Log
     };
     let mut settled = Vec::with_capacity(marked.len());
     for uid in marked {
-        if !streams.by_uid.contains_key(&uid) {
-            if let Err(err) = logs.remove_stream(uid) {
-                tracing::warn!(uid = %format_args!("{uid:016x}"), error = %err, "could not remove the logs of a deleted stream");
-                continue;
+        let uid_hex = format_args!("{uid:016x}");
+        match streams.by_uid.get(&uid) {
+            None => {
+                if let Err(err) = logs.remove_stream(uid) {
+                    tracing::warn!(uid = %uid_hex, error = %err, "could not remove the logs of a deleted stream");
+                    continue;
+                }
+                tracing::info!(uid = %uid_hex, "removed the logs of a stream deleted or never created");
             }
-            tracing::info!(uid = %format_args!("{uid:016x}"), "removed the logs of a stream deleted or never created");
+            Some(stream) => {
+                let named = stream.state.read().shards.len() as u32;
+                match logs.remove_shards_from(uid, named) {
+                    Ok(0) => {}
+                    Ok(removed) => {
+                        tracing::info!(stream = %stream.name, removed, "removed the shard logs of an interrupted reshard");
+                    }
+                    Err(err) => {
+                        tracing::warn!(stream = %stream.name, error = %err, "could not remove the shard logs of an interrupted reshard");
+                        continue;
+                    }
+                }
+            }
         }
         settled.push(uid);
     }

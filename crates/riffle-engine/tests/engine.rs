@@ -383,6 +383,13 @@ mod failing {
         fn remove_shard(&self, key: ShardKey) -> Result<(), StoreError> {
             self.inner.remove_shard(key)
         }
+        fn remove_shards_from(
+            &self,
+            stream_uid: u64,
+            first_index: u32,
+        ) -> Result<usize, StoreError> {
+            self.inner.remove_shards_from(stream_uid, first_index)
+        }
     }
 }
 
@@ -640,6 +647,68 @@ fn marked_logs_no_stream_owns_are_removed_at_startup() {
         meta.marked_logs().unwrap(),
         Vec::<u64>::new(),
         "the marks are cleared once removed"
+    );
+}
+
+/// A crash after a reshard made its children's logs and before the row
+/// naming them was saved: the stream's mark is still set, and the next
+/// start removes the logs past the row's shards, and only those. A reshard
+/// that finishes leaves no mark, and its children are kept.
+#[tokio::test]
+async fn the_logs_of_a_reshard_interrupted_before_its_row_are_removed_at_startup() {
+    use riffle_store::local::{LocalConfig, LocalLogStore, RedbMetadataStore};
+    use riffle_store::{LogStore, MetadataStore, ShardKey};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(START);
+    let engine = engine(dir.path(), &clock);
+    engine.create_stream(create("split", 2)).unwrap();
+    engine
+        .split_shard(&stream("split"), "shardId-000000000000", 1u128 << 126)
+        .unwrap();
+    put(&engine, "split", "kept").await;
+    engine.shutdown().unwrap();
+    drop(engine);
+    let shard_dirs = || walk_shard_dirs(&dir.path().join("logs"));
+    assert_eq!(shard_dirs(), 4, "two shards and the split's two children");
+    let meta = RedbMetadataStore::open(dir.path()).unwrap();
+    assert_eq!(
+        meta.marked_logs().unwrap(),
+        Vec::<u64>::new(),
+        "the saved row owns the children"
+    );
+    // The next split's first steps, then the crash.
+    let uid = meta.load_streams().unwrap()[0].uid;
+    meta.mark_logs(uid).unwrap();
+    drop(meta);
+    let logs = LocalLogStore::open(dir.path(), LocalConfig::default()).unwrap();
+    for shard_index in [4, 5] {
+        drop(
+            logs.open_shard(ShardKey {
+                stream_uid: uid,
+                shard_index,
+            })
+            .unwrap(),
+        );
+    }
+    drop(logs);
+    assert_eq!(shard_dirs(), 6);
+
+    let engine = engine_on(dir.path(), &clock);
+    assert_eq!(shard_dirs(), 4, "the unnamed children are gone");
+    assert_eq!(open_shards(&engine, "split"), 3);
+    // The indexes are free again: the next split's children take them.
+    engine
+        .split_shard(&stream("split"), "shardId-000000000001", 3u128 << 126)
+        .unwrap();
+    assert_eq!(open_shards(&engine, "split"), 4);
+    engine.shutdown().unwrap();
+    drop(engine);
+    assert_eq!(shard_dirs(), 6);
+    let meta = RedbMetadataStore::open(dir.path()).unwrap();
+    assert_eq!(
+        meta.marked_logs().unwrap(),
+        Vec::<u64>::new(),
+        "the mark is settled"
     );
 }
 

@@ -273,6 +273,31 @@ impl LogStore for LocalLogStore {
         }
     }
 
+    fn remove_shards_from(&self, stream_uid: u64, first_index: u32) -> Result<usize, StoreError> {
+        let dir = self.stream_dir(stream_uid);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(StoreError::io(dir, e)),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
+            let index = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok());
+            if let Some(shard_index) = index.filter(|&i| i >= first_index) {
+                self.remove_shard(ShardKey {
+                    stream_uid,
+                    shard_index,
+                })?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     fn sync_all(&self) -> Result<(), StoreError> {
         // Sync every log even if one fails, then report the first failure.
         let logs: Vec<_> = self

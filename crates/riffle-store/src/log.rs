@@ -247,6 +247,15 @@ pub trait LogStore: Send + Sync + fmt::Debug {
     /// Files could not be removed.
     fn remove_shard(&self, key: ShardKey) -> Result<(), StoreError>;
 
+    /// Deletes a stream's shard logs numbered `first_index` and up, and
+    /// says how many there were: the children a reshard made before a
+    /// crash kept its stream's row from naming them. Those logs must not be
+    /// in use.
+    ///
+    /// # Errors
+    /// The stream's logs could not be listed or removed.
+    fn remove_shards_from(&self, stream_uid: u64, first_index: u32) -> Result<usize, StoreError>;
+
     /// Makes everything appended so far durable; used at shutdown.
     ///
     /// # Errors

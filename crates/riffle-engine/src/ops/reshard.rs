@@ -236,6 +236,12 @@ impl Engine {
         } else {
             None
         };
+        // Marked while the children's logs exist and the row does not name
+        // them; saving the row clears the mark. After a crash between the
+        // two, startup removes the logs past the row's shards.
+        if !new_shards.is_empty() {
+            self.inner.meta.mark_logs(stream.uid)?;
+        }
         let logs = &self.inner.logs;
         let key = |shard_index| ShardKey {
             stream_uid: stream.uid,

@@ -250,6 +250,90 @@ async fn files_of_a_create_or_delete_killed_midway_are_removed_at_restart() {
     assert_eq!(stream_dirs(), streams.len(), "after a deletion was killed");
 }
 
+/// kill -9 while an UpdateShardCount makes its children's logs, before the
+/// stream's row names them: after the restart the stream's shard
+/// directories are exactly the shards it lists, and it can be resharded
+/// again (the children's indexes are free).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_of_a_reshard_killed_midway_are_removed_at_restart() {
+    const SHARDS: i32 = 2000;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let shard_dirs = || {
+        std::fs::read_dir(&logs).map_or(0, |streams| {
+            streams
+                .filter_map(|s| std::fs::read_dir(s.ok()?.path()).ok())
+                .map(Iterator::count)
+                .sum::<usize>()
+        })
+    };
+    let mut riffle = Riffle::start_in(dir.path(), &[]);
+    riffle.create_stream("wide", SHARDS).await;
+    let before = shard_dirs();
+    assert_eq!(before, SHARDS as usize);
+    let client = riffle.client.clone();
+    let reshard = tokio::spawn(async move {
+        client
+            .update_shard_count()
+            .stream_name("wide")
+            .target_shard_count(2 * SHARDS)
+            .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+            .send()
+            .await
+    });
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while shard_dirs() == before {
+        assert!(Instant::now() < give_up, "the reshard made no child log");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    riffle.kill9();
+    let _ = reshard.await;
+    let at_kill = shard_dirs();
+    assert!(
+        at_kill < before + 2 * SHARDS as usize,
+        "the kill came after the reshard had made all its children ({at_kill} directories), so nothing was interrupted"
+    );
+
+    let riffle = Riffle::start_in(dir.path(), &[]);
+    let listed = |riffle: &Riffle| {
+        let client = riffle.client.clone();
+        async move {
+            client
+                .list_shards()
+                .stream_name("wide")
+                .max_results(10_000)
+                .send()
+                .await
+                .unwrap()
+                .shards
+                .unwrap_or_default()
+                .len()
+        }
+    };
+    assert_eq!(
+        listed(&riffle).await,
+        SHARDS as usize,
+        "the reshard never happened"
+    );
+    assert_eq!(
+        shard_dirs(),
+        SHARDS as usize,
+        "its children's logs are gone"
+    );
+    riffle
+        .client
+        .split_shard()
+        .stream_name("wide")
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key("1000")
+        .send()
+        .await
+        .unwrap();
+    riffle.wait_active("wide").await;
+    assert_eq!(listed(&riffle).await, SHARDS as usize + 2);
+    assert_eq!(shard_dirs(), SHARDS as usize + 2);
+}
+
 /// The disk fills up while the shard's journaled batches wait in memory for
 /// their segment (write-behind): writing them out fails, the store refuses
 /// further writes instead of acknowledging what it cannot keep, and a
