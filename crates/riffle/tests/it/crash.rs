@@ -173,6 +173,25 @@ async fn acknowledged_records_survive_kill_9() {
     }
 }
 
+/// Shard directories under the logs root, of every stream.
+fn count_shard_dirs(logs: &std::path::Path) -> usize {
+    std::fs::read_dir(logs).map_or(0, |streams| {
+        streams
+            .filter_map(|s| std::fs::read_dir(s.ok()?.path()).ok())
+            .map(Iterator::count)
+            .sum()
+    })
+}
+
+/// Polls `ready` every millisecond, for at most 30 s.
+fn wait_for(what: &str, ready: &dyn Fn() -> bool) {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < give_up, "{what} never happened");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// kill -9 while a CreateStream makes its shards' files, then while a
 /// DeleteStream removes them: after each restart every stream directory on
 /// disk belongs to a stream the server lists (none is left behind for good).
@@ -182,21 +201,7 @@ async fn files_of_a_create_or_delete_killed_midway_are_removed_at_restart() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let stream_dirs = || std::fs::read_dir(&logs).map_or(0, Iterator::count);
-    let shard_dirs = || {
-        std::fs::read_dir(&logs).map_or(0, |streams| {
-            streams
-                .filter_map(|s| std::fs::read_dir(s.ok()?.path()).ok())
-                .map(Iterator::count)
-                .sum::<usize>()
-        })
-    };
-    let wait_for = |what: &str, ready: &dyn Fn() -> bool| {
-        let give_up = Instant::now() + Duration::from_secs(30);
-        while !ready() {
-            assert!(Instant::now() < give_up, "{what} never happened");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    };
+    let shard_dirs = || count_shard_dirs(&logs);
     let listed = |riffle: &Riffle| {
         let client = riffle.client.clone();
         async move {
@@ -259,14 +264,7 @@ async fn files_of_a_reshard_killed_midway_are_removed_at_restart() {
     const SHARDS: i32 = 2000;
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    let shard_dirs = || {
-        std::fs::read_dir(&logs).map_or(0, |streams| {
-            streams
-                .filter_map(|s| std::fs::read_dir(s.ok()?.path()).ok())
-                .map(Iterator::count)
-                .sum::<usize>()
-        })
-    };
+    let shard_dirs = || count_shard_dirs(&logs);
     let mut riffle = Riffle::start_in(dir.path(), &[]);
     riffle.create_stream("wide", SHARDS).await;
     let before = shard_dirs();
@@ -281,11 +279,7 @@ async fn files_of_a_reshard_killed_midway_are_removed_at_restart() {
             .send()
             .await
     });
-    let give_up = Instant::now() + Duration::from_secs(30);
-    while shard_dirs() == before {
-        assert!(Instant::now() < give_up, "the reshard made no child log");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for("the reshard's first child log", &|| shard_dirs() > before);
     riffle.kill9();
     let _ = reshard.await;
     let at_kill = shard_dirs();
