@@ -31,8 +31,10 @@ impl HashKey {
         let first = out.len();
         out.resize(first + partition_keys.len(), HashKey(0));
         let out = &mut out[first..];
-        let mut lanes: Vec<usize> = Vec::with_capacity(LANES);
-        let hash_lanes = |lanes: &mut Vec<usize>, out: &mut [HashKey]| {
+        // The keys waiting for a lane, by index: the first `waiting` of them.
+        let mut lanes = [0usize; LANES];
+        let mut waiting = 0;
+        let hash_lanes = |lanes: &[usize], out: &mut [HashKey]| {
             let digests = md5_lanes::digests(std::array::from_fn(|lane| {
                 lanes
                     .get(lane)
@@ -41,20 +43,21 @@ impl HashKey {
             for (&i, digest) in lanes.iter().zip(digests) {
                 out[i] = HashKey(u128::from_be_bytes(digest));
             }
-            lanes.clear();
         };
         for (i, key) in partition_keys.iter().enumerate() {
             if key.len() > SHORT_MAX {
                 out[i] = HashKey::of_partition_key(key);
                 continue;
             }
-            lanes.push(i);
-            if lanes.len() == LANES {
-                hash_lanes(&mut lanes, out);
+            lanes[waiting] = i;
+            waiting += 1;
+            if waiting == LANES {
+                hash_lanes(&lanes, out);
+                waiting = 0;
             }
         }
-        if !lanes.is_empty() {
-            hash_lanes(&mut lanes, out);
+        if waiting > 0 {
+            hash_lanes(&lanes[..waiting], out);
         }
     }
 

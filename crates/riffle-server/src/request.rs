@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -29,7 +29,7 @@ struct Answer {
     status: u16,
     content_type: &'static str,
     body: Vec<u8>,
-    extra_headers: Vec<(header::HeaderName, HeaderValue)>,
+    extra_headers: Vec<(HeaderName, HeaderValue)>,
     /// Event-stream frames that follow (SubscribeToShard).
     events: Option<tokio::sync::mpsc::Receiver<Bytes>>,
 }
@@ -58,6 +58,10 @@ impl Answer {
     }
 }
 
+/// Names made once: one built from a `&str` at each insert is copied.
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
+const ID_2_HEADER: HeaderName = HeaderName::from_static("x-amz-id-2");
+
 /// Handles one request. Never fails: every problem is an AWS error response.
 pub async fn handle(engine: &Engine, request: Request<Incoming>) -> Response<ResponseBody> {
     let request_id = RequestId::new();
@@ -81,14 +85,14 @@ pub async fn handle(engine: &Engine, request: Request<Incoming>) -> Response<Res
         HeaderValue::from_static(answer.content_type),
     );
     if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-requestid", value);
+        headers.insert(REQUEST_ID_HEADER, value);
     }
     let mut id2 = [0u8; 64];
     let len = STANDARD
         .encode_slice(rand::rng().random::<[u8; 48]>(), &mut id2)
         .expect("48 bytes encode to 64");
     if let Ok(value) = HeaderValue::from_bytes(&id2[..len]) {
-        headers.insert("x-amz-id-2", value);
+        headers.insert(ID_2_HEADER, value);
     }
     if cors {
         headers.insert(

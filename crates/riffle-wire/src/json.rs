@@ -88,10 +88,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Base64Text<'a> {
 pub(crate) fn decode_all<'t>(
     blobs: impl Iterator<Item = Option<&'t Base64Text<'t>>> + Clone,
 ) -> Option<(Vec<u8>, Vec<usize>)> {
-    let lens = blobs
-        .clone()
-        .map(|blob| blob?.decoded_len())
-        .collect::<Option<Vec<usize>>>()?;
+    // Sized up front: collecting `Option`s would grow it a push at a time.
+    let mut lens = Vec::with_capacity(blobs.size_hint().0);
+    for blob in blobs.clone() {
+        lens.push(blob?.decoded_len()?);
+    }
     let mut decoded = vec![0; lens.iter().sum()];
     let mut at = 0;
     for (blob, len) in blobs.zip(&lens) {

@@ -190,17 +190,15 @@ async fn execute<S: AsRef<str>, D>(
         text(&request.stream_arn),
         text(&request.stream_id),
     )?;
-    let entries = records
-        .iter()
-        .zip(data)
-        .map(|(entry, data)| {
-            Ok(PutEntry {
-                partition_key: text(&entry.partition_key),
-                explicit_hash_key: explicit_hash_key(text(&entry.explicit_hash_key))?,
-                data,
-            })
-        })
-        .collect::<Result<Vec<_>, AwsError>>()?;
+    // Sized up front: collecting `Result`s would grow it a push at a time.
+    let mut entries = Vec::with_capacity(records.len());
+    for (entry, data) in records.iter().zip(data) {
+        entries.push(PutEntry {
+            partition_key: text(&entry.partition_key),
+            explicit_hash_key: explicit_hash_key(text(&entry.explicit_hash_key))?,
+            data,
+        });
+    }
     if request.dry_run == Some(true) {
         return Err(engine_error(
             engine,
