@@ -3,7 +3,8 @@
 //! as one JSON line (for `bench/compare.sh`).
 //!
 //! It speaks raw AWS JSON 1.1 over pooled HTTP/1.1 keep-alive connections,
-//! so the client costs little next to the server being measured.
+//! so the client costs little next to the server being measured (for
+//! `put-record`, whose requests are smallest, over a `BareConnection`).
 //!
 //! Workloads:
 //! - `put-records`: PutRecords batches from several connections.
@@ -319,7 +320,8 @@ impl BareConnection {
             break (response.code.unwrap_or(0), head_len, length, close);
         };
         while self.answer.len() < body_start + body_len {
-            self.answer.reserve(body_start + body_len - self.answer.len());
+            self.answer
+                .reserve(body_start + body_len - self.answer.len());
             if stream.read_buf(&mut self.answer).await? == 0 {
                 bail!("{} closed the connection mid-answer", self.endpoint);
             }
@@ -779,7 +781,7 @@ async fn put_record(
                 let (status, answer) = connection.call(&body).await?;
                 latencies.record(start.elapsed());
                 if status != 200 {
-                    bail!("PutRecord failed with {status}: {}", String::from_utf8_lossy(&answer));
+                    bail!("PutRecord failed with {status}: {}", String::from_utf8_lossy(answer));
                 }
                 n += 1;
             }
@@ -1484,4 +1486,82 @@ fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::Value::Object(line));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A server on loopback that reads one request per answer in
+    /// `answers` and writes each answer in pieces of `piece` bytes, as a
+    /// slow or chunking peer would; returns its address.
+    async fn answering(answers: Vec<&'static str>, piece: usize) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut answers = answers.into_iter();
+            while let Ok((mut stream, _)) = listener.accept().await {
+                for answer in answers.by_ref() {
+                    let mut request = vec![0; 4096];
+                    if stream.read(&mut request).await.unwrap_or(0) == 0 {
+                        break;
+                    }
+                    for chunk in answer.as_bytes().chunks(piece) {
+                        stream.write_all(chunk).await.unwrap();
+                        stream.flush().await.unwrap();
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    if answer.contains("connection: close") {
+                        break;
+                    }
+                }
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn a_bare_connection_reads_answers_that_arrive_in_pieces() {
+        let endpoint = answering(
+            vec![
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst",
+                "HTTP/1.1 400 Bad Request\r\ncontent-length: 6\r\n\r\nsecond",
+            ],
+            3,
+        )
+        .await;
+        let mut connection = BareConnection::open(endpoint, "PutRecord").await.unwrap();
+        let (status, body) = connection.call(b"{}").await.unwrap();
+        assert_eq!((status, body), (200, &b"first"[..]));
+        let (status, body) = connection.call(b"{}").await.unwrap();
+        assert_eq!((status, body), (400, &b"second"[..]));
+    }
+
+    #[tokio::test]
+    async fn a_bare_connection_reconnects_after_connection_close() {
+        let endpoint = answering(
+            vec![
+                "HTTP/1.1 200 OK\r\ncontent-length: 1\r\nconnection: close\r\n\r\na",
+                "HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nb",
+            ],
+            64,
+        )
+        .await;
+        let mut connection = BareConnection::open(endpoint, "PutRecord").await.unwrap();
+        assert_eq!(connection.call(b"{}").await.unwrap().1, b"a");
+        assert_eq!(connection.call(b"{}").await.unwrap().1, b"b");
+    }
+
+    #[tokio::test]
+    async fn a_bare_connection_refuses_an_answer_without_a_length() {
+        let endpoint = answering(
+            vec!["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"],
+            64,
+        )
+        .await;
+        let mut connection = BareConnection::open(endpoint, "PutRecord").await.unwrap();
+        let err = connection.call(b"{}").await.unwrap_err();
+        assert!(err.to_string().contains("Content-Length"), "{err}");
+    }
 }
