@@ -81,6 +81,39 @@ struct PutRecordsArgs {
     keep: bool,
 }
 
+#[derive(clap::Args, Debug)]
+struct PutRecordArgs {
+    #[arg(long, default_value_t = 4)]
+    shards: u32,
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    #[arg(long, default_value_t = 100)]
+    record_bytes: usize,
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    #[arg(long, default_value_t = 2_000_000)]
+    requests_max: u64,
+    /// Requests a second from all clients together, each client sending
+    /// on its own schedule (still one request in flight per client).
+    /// A request sent late because the server had not yet answered the
+    /// client's last one has its latency counted from when it was due,
+    /// so a server that falls behind is not excused by the clients
+    /// waiting for it (no coordinated omission). Without it,
+    /// every client sends its next request as soon as the last is
+    /// answered: the server's maximum rate, with the queueing that
+    /// saturation brings.
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Requests sent before the measurement starts, for this long (on the
+    /// same schedule with --rate): a stream created a moment ago answers
+    /// its first puts slower (new files, the first flush making their
+    /// directory entries durable), and in a paced run one such stall
+    /// makes every later request of its client late, enough to decide
+    /// p99. Steady state is what is reported.
+    #[arg(long, default_value_t = 1)]
+    warmup_seconds: u64,
+}
+
 #[derive(Subcommand, Debug)]
 enum Workload {
     /// PutRecords batches from `connections` connections.
@@ -107,29 +140,7 @@ enum Workload {
         command: Vec<String>,
     },
     /// Single PutRecord calls from `clients` concurrent clients.
-    PutRecord {
-        #[arg(long, default_value_t = 4)]
-        shards: u32,
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
-        #[arg(long, default_value_t = 100)]
-        record_bytes: usize,
-        #[arg(long, default_value_t = 5)]
-        seconds: u64,
-        #[arg(long, default_value_t = 2_000_000)]
-        requests_max: u64,
-        /// Requests a second from all clients together, each client sending
-        /// on its own schedule (still one request in flight per client).
-        /// A request sent late because the server had not yet answered the
-        /// client's last one has its latency counted from when it was due,
-        /// so a server that falls behind is not excused by the clients
-        /// waiting for it (no coordinated omission). Without it,
-        /// every client sends its next request as soon as the last is
-        /// answered: the server's maximum rate, with the queueing that
-        /// saturation brings.
-        #[arg(long)]
-        rate: Option<u64>,
-    },
+    PutRecord(PutRecordArgs),
     /// Fills a stream with `records` records, then reads them all back from TRIM_HORIZON.
     Read {
         #[arg(long, default_value_t = 4)]
@@ -720,15 +731,16 @@ fn failed_record_count(answer: &[u8]) -> anyhow::Result<u64> {
     })
 }
 
-async fn put_record(
-    endpoint: SocketAddr,
-    shards: u32,
-    clients: usize,
-    record_bytes: usize,
-    seconds: u64,
-    requests_max: u64,
-    rate: Option<u64>,
-) -> anyhow::Result<Report> {
+async fn put_record(endpoint: SocketAddr, args: PutRecordArgs) -> anyhow::Result<Report> {
+    let PutRecordArgs {
+        shards,
+        clients,
+        record_bytes,
+        seconds,
+        requests_max,
+        rate,
+        warmup_seconds,
+    } = args;
     let stream = Arc::new(create_stream(endpoint, shards).await?);
     let data = Arc::new(payload(record_bytes));
     let sent = Arc::new(AtomicU64::new(0));
@@ -740,14 +752,16 @@ async fn put_record(
         connections.push(BareConnection::open(endpoint, "PutRecord").await?);
     }
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
+    let measured_from = started + Duration::from_secs(warmup_seconds);
+    let deadline = measured_from + Duration::from_secs(seconds);
     // Client `c`'s request `n` is due at (n × clients + c) / rate seconds.
     let spacing = rate.map(|rate| Duration::from_secs_f64(1.0 / rate.max(1) as f64));
     for (client, mut connection) in connections.into_iter().enumerate() {
         let (stream, data, sent) = (stream.clone(), data.clone(), sent.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Latencies::default();
-            let mut n = 0u64;
+            // Requests sent, and those of them measured (past the warm-up).
+            let (mut n, mut measured) = (0u64, 0u64);
             loop {
                 let due = spacing.map(|spacing| {
                     started + spacing.mul_f64((n * clients as u64 + client as u64) as f64)
@@ -779,13 +793,16 @@ async fn put_record(
                     format!("{{\"StreamName\":\"{stream}\",\"PartitionKey\":\"c{client}-{n}\",\"Data\":\"{data}\"}}").into_bytes()
                 };
                 let (status, answer) = connection.call(&body).await?;
-                latencies.record(start.elapsed());
+                if start >= measured_from {
+                    latencies.record(start.elapsed());
+                    measured += 1;
+                }
                 if status != 200 {
                     bail!("PutRecord failed with {status}: {}", String::from_utf8_lossy(answer));
                 }
                 n += 1;
             }
-            anyhow::Ok((n, latencies))
+            anyhow::Ok((measured, latencies))
         }));
     }
     let mut requests = 0;
@@ -795,11 +812,11 @@ async fn put_record(
         requests += n;
         latencies.merge(&l);
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = measured_from.elapsed().as_secs_f64();
     delete_stream(endpoint, &stream).await;
     Ok(Report {
         workload: "put-record",
-        params: json!({"shards": shards, "clients": clients, "record_bytes": record_bytes, "seconds": seconds, "rate": rate}),
+        params: json!({"shards": shards, "clients": clients, "record_bytes": record_bytes, "seconds": seconds, "rate": rate, "warmup_seconds": warmup_seconds}),
         metrics: vec![
             ("requests_per_sec", requests as f64 / elapsed),
             ("p50_ms", latencies.percentile_ms(50.0)),
@@ -1393,7 +1410,7 @@ fn main() -> anyhow::Result<()> {
     // 64 clients), the server gets those cores, and one thread still sends
     // some 80,000 requests a second. The other workloads parse large
     // answers or pace writers and readers apart: they keep a thread a core.
-    let runtime = if matches!(cli.workload, Workload::PutRecord { .. }) {
+    let runtime = if matches!(cli.workload, Workload::PutRecord(_)) {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
@@ -1414,25 +1431,7 @@ fn main() -> anyhow::Result<()> {
                 record_bytes,
             } => populate(endpoint, streams, shards, records, record_bytes).await,
             Workload::Startup { runs, command } => startup(endpoint, runs, &command).await,
-            Workload::PutRecord {
-                shards,
-                clients,
-                record_bytes,
-                seconds,
-                requests_max,
-                rate,
-            } => {
-                put_record(
-                    endpoint,
-                    shards,
-                    clients,
-                    record_bytes,
-                    seconds,
-                    requests_max,
-                    rate,
-                )
-                .await
-            }
+            Workload::PutRecord(args) => put_record(endpoint, args).await,
             Workload::Read {
                 shards,
                 records,
