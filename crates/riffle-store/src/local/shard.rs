@@ -276,17 +276,26 @@ impl LocalShardLog {
     /// Makes a new log's directory entries durable (once): its directory in
     /// the stream's, the stream's in the root, and the first segment's.
     fn sync_entries(&self) -> Result<(), StoreError> {
-        if self.entries_durable.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        segment::sync_dir(&self.dir)?;
-        if let Some(parent) = self.dir.parent() {
-            segment::sync_dir(parent)?;
-            if let Some(grandparent) = parent.parent() {
-                segment::sync_dir(grandparent)?;
+        LocalShardLog::sync_entries_of([self])
+    }
+
+    /// [`sync_entries`](Self::sync_entries) for several logs, each
+    /// directory synced once (a stream's shards share two of their three).
+    pub(crate) fn sync_entries_of<'l>(
+        logs: impl IntoIterator<Item = &'l LocalShardLog> + Clone,
+    ) -> Result<(), StoreError> {
+        let mut dirs = std::collections::BTreeSet::new();
+        for log in logs.clone() {
+            if !log.entries_durable.load(Ordering::Acquire) {
+                dirs.extend(log.dir.ancestors().take(3));
             }
         }
-        self.entries_durable.store(true, Ordering::Release);
+        for dir in dirs {
+            segment::sync_dir(dir)?;
+        }
+        for log in logs {
+            log.entries_durable.store(true, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -1014,6 +1023,43 @@ mod tests {
             Committer::Journal(journal) => journal,
             _ => panic!("sync mode journals"),
         }
+    }
+
+    /// A round with appends to a few new logs makes their directory entries
+    /// durable by syncing those directories; one with many, by a `syncfs`
+    /// (which would also write back every other file's dirty data).
+    #[tokio::test]
+    async fn a_round_syncs_a_few_new_logs_directories_and_the_filesystem_for_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalLogStore::open(dir.path(), without_timers()).unwrap();
+        let journal = journal_of(&store);
+        let record = [NewRecord {
+            partition_key: "k",
+            data: b"x",
+        }];
+        let append_to_new_logs = |shards: std::ops::Range<u32>| {
+            let _together = crate::AppendBatch::begin();
+            shards
+                .map(|shard_index| {
+                    let key = ShardKey {
+                        stream_uid: 1,
+                        shard_index,
+                    };
+                    let log = store.open_shard(key).unwrap();
+                    assert!(!entries_durable(&store, key));
+                    log.append(&record, Millis(1)).unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        for appended in append_to_new_logs(0..4) {
+            appended.durable.wait().await.unwrap();
+        }
+        assert_eq!(journal.filesystem_syncs(), 0);
+        let many = crate::local::journal::NEW_LOGS_SYNCED_BY_DIRECTORY as u32 + 1;
+        for appended in append_to_new_logs(100..100 + many) {
+            appended.durable.wait().await.unwrap();
+        }
+        assert_eq!(journal.filesystem_syncs(), 1);
     }
 
     /// Journaled batches wait in memory for their segment (write-behind).
