@@ -318,10 +318,18 @@ fn journal_files(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Bytes of the live journal files up to their last nonzero byte: a new
+/// file is written full of zeros before rounds use it.
 fn journal_bytes(dir: &Path) -> u64 {
     journal_files(dir)
         .iter()
-        .map(|f| std::fs::metadata(f).unwrap().len())
+        .map(|f| {
+            let bytes = std::fs::read(f).unwrap();
+            bytes
+                .iter()
+                .rposition(|&b| b != 0)
+                .map_or(0, |last| last as u64 + 1)
+        })
         .sum()
 }
 
@@ -448,6 +456,47 @@ async fn the_journal_is_checkpointed_on_a_timer() {
     drop(store);
     let store = open_without_timed_checkpoints(dir.path());
     assert_eq!(read_all(&store).len(), 3);
+}
+
+/// A checkpoint writes the next journal file (here a new one: there is no
+/// spare yet) full of zeros before rounds use it, so that their flushes
+/// write over old bytes; the zeros read as the end of the file, and rounds
+/// written over them are replayed after a crash.
+#[tokio::test]
+async fn rounds_written_over_a_prefilled_journal_file_are_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = append_n(open_without_timed_checkpoints(dir.path()), 1).await;
+    store.sync_all().unwrap();
+    let files = journal_files(dir.path());
+    assert_eq!(files.len(), 1);
+    let prefilled = std::fs::metadata(&files[0]).unwrap().len();
+    assert!(prefilled >= 1 << 20, "the new file holds {prefilled} bytes");
+    assert_eq!(journal_bytes(dir.path()), 0, "and only zeros");
+    let segment = segment_files(dir.path()).pop().unwrap();
+    let checkpointed = std::fs::metadata(&segment).unwrap().len();
+
+    let log = store.open_shard(KEY).unwrap();
+    for data in [b"after-1", b"after-2"] {
+        append_one(&*log, data).await;
+    }
+    assert!(journal_bytes(dir.path()) > 0);
+    assert_eq!(
+        std::fs::metadata(&files[0]).unwrap().len(),
+        prefilled,
+        "rounds write over the zeros"
+    );
+    // Power loss: no shutdown, no checkpoint, and the segment's pages
+    // written since the checkpoint are gone.
+    drop(log);
+    drop(store);
+    OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(checkpointed)
+        .unwrap();
+    let store = open_without_timed_checkpoints(dir.path());
+    assert_eq!(read_all(&store), ["record-0", "after-1", "after-2"]);
 }
 
 /// Batches too large to journal are synced in place, and so is a small

@@ -28,7 +28,10 @@
 //! does not change a file's size writes no inode. Measured here, an
 //! `fdatasync` after writing 60 KB took 0.56 ms at the end of a file and
 //! 0.31 ms over old bytes (200 B: 0.22 and 0.16 ms). The old bytes cannot
-//! be mistaken for new ones: every round names its file's sequence.
+//! be mistaken for new ones: every round names its file's sequence. A new
+//! file, or a spare shorter than the file it replaces took, is written with
+//! zeros to a quarter past that length (and flushed) before rounds use it
+//! ([`prefill`]), so a load that grows still writes over old bytes.
 //!
 //! ```text
 //! <data-dir>/journal/<sequence, 20 digits>.wal
@@ -93,6 +96,9 @@ pub(crate) const NEW_LOGS_SYNCED_BY_DIRECTORY: usize = 8;
 
 /// A journal file past this size is retired by a checkpoint at once.
 const FILE_BYTES: u64 = 64 << 20;
+
+/// The least a new journal file is written to before use (`prefill`).
+const PREFILL_MIN: u64 = 1 << 20;
 
 const ROUND_HEADER_LEN: usize = 16;
 const ENTRY_HEADER_LEN: usize = 36;
@@ -593,16 +599,22 @@ impl Journal {
     /// journal is poisoned (`write_behind`).
     pub(crate) fn checkpoint(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.checkpointing.lock();
-        let next_sequence = {
+        let (next_sequence, retiring_len) = {
             let mut state = self.state.lock();
             state.checkpoint_due = false;
             if state.file_len == 0 || state.poisoned.is_some() {
                 return Ok(());
             }
-            state.file_sequence + 1
+            (state.file_sequence + 1, state.file_len)
         };
-        // Made (and its entry made durable) before any round uses it.
+        // Made (and its entry made durable) before any round uses it, and
+        // written as long as the next interval is likely to need. A file
+        // that could not be (a full disk) still works: rounds extend it.
         let next = next_file(&self.dir, next_sequence)?;
+        let target = prefill_target(retiring_len);
+        if let Err(err) = prefill(&next, &self.file_path(next_sequence), target) {
+            tracing::warn!(error = %err, "could not write the next journal file ahead");
+        }
         let (retired, dirty) = {
             let mut state = self.state.lock();
             state.file = Arc::new(next);
@@ -712,6 +724,34 @@ fn next_file(dir: &Path, sequence: u64) -> Result<File, StoreError> {
         .map_err(|e| StoreError::io(&path, e))?;
     segment::sync_dir(dir)?;
     Ok(file)
+}
+
+/// How much of the next journal file to have written before rounds use it,
+/// when the file being retired took `retiring_len`: a quarter more, so a
+/// load that grows a little still writes over old bytes.
+fn prefill_target(retiring_len: u64) -> u64 {
+    (retiring_len + retiring_len / 4).clamp(PREFILL_MIN, FILE_BYTES + FILE_BYTES / 4)
+}
+
+/// Writes zeros over `file` from its end to `target` and flushes them, so
+/// that the rounds to come write over old bytes: a flush that does not
+/// change a file's size writes only the data. Measured here (`pwrite` of
+/// 2 KiB then `fdatasync`, 5,000 times), at the end of a file: 228 µs and
+/// 90 µs of CPU a flush; over old bytes: 139 µs and 54 µs of CPU.
+/// Zeros read as the end of the file (a round header with no entries).
+fn prefill(file: &File, path: &Path, target: u64) -> Result<(), StoreError> {
+    static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+    let io = |e| StoreError::io(path, e);
+    let mut len = file.metadata().map_err(io)?.len();
+    if len >= target {
+        return Ok(());
+    }
+    while len < target {
+        let chunk = (target - len).min(ZEROS.len() as u64) as usize;
+        file.write_all_at(&ZEROS[..chunk], len).map_err(io)?;
+        len += chunk as u64;
+    }
+    file.sync_data().map_err(io)
 }
 
 /// Stamps a round's header: its entries' length and the file's sequence.
