@@ -6,11 +6,14 @@
 #   PEERS="riffle kinesalite" bash bench/compare.sh
 #
 # Peers are installed from the registries on first use into target/peers:
-# kinesalite and kinesis-local (npm), ferrokinesis (crates.io).
+# kinesalite and kinesis-local (npm), ferrokinesis (crates.io). `floor` is
+# not a peer: `riffle-bench floor`, an endpoint that stores nothing on
+# Riffle's HTTP stack, measured with the PutRecord workloads only, the
+# floor under any server's latency on this machine.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-PEERS=${PEERS:-"riffle kinesalite kinesis-local ferrokinesis-memory ferrokinesis-durable"}
+PEERS=${PEERS:-"riffle floor kinesalite kinesis-local ferrokinesis-memory ferrokinesis-durable"}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 PEER_DIR=$ROOT/target/peers
 RESULTS=$ROOT/bench/results/$(date -u +%Y-%m-%d)-$(hostname).jsonl
@@ -62,6 +65,7 @@ server_command() {
                     --delete-stream-ms 0) ;;
         ferrokinesis-durable) CMD=("$PEER_DIR/bin/ferrokinesis" --port $PORT --create-stream-ms 0
                     --delete-stream-ms 0 --state-dir "$data") ;;
+        floor) CMD=("$BENCH" --endpoint 127.0.0.1:$PORT floor) ;;
     esac
 }
 
@@ -71,8 +75,10 @@ start_server() {
     # Startup: spawn to first answered ListStreams, polled every 0.5 ms, on
     # an empty data directory; idle RSS is read at that moment.
     server_command "$name" "$(mktemp -d)"
-    timeout 600 "$BENCH" --endpoint 127.0.0.1:$PORT --label "$name" startup --runs 5 -- "${CMD[@]}" >> "$RESULTS" \
-        || echo "{\"label\":\"$name\",\"workload\":\"startup\",\"error\":true}" >> "$RESULTS"
+    if [[ $name != floor ]]; then
+        timeout 600 "$BENCH" --endpoint 127.0.0.1:$PORT --label "$name" startup --runs 5 -- "${CMD[@]}" >> "$RESULTS" \
+            || echo "{\"label\":\"$name\",\"workload\":\"startup\",\"error\":true}" >> "$RESULTS"
+    fi
     server_command "$name" "$(mktemp -d)"
     "${CMD[@]}" >/dev/null 2>&1 &
     SERVER_PID=$!
@@ -114,20 +120,30 @@ run() {
         || echo "{\"label\":\"$name\",\"workload\":\"$workload\",\"encoding\":\"$encoding\",\"error\":true}" >> "$RESULTS"
 }
 
-install_peers
-for peer in $PEERS; do
-    echo "== $peer" >&2
-    start_server "$peer" || continue
-    run "$peer" put-records --batch 500 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
-    # More connections in flight: more batches share each group commit.
-    run "$peer" put-records --connections 16 --batch 500 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
-    run "$peer" put-records --batch 500 --record-bytes 1024 --seconds "$SECONDS_PER_RUN"
+put_record_runs() {
+    local peer=$1
     run "$peer" put-record --clients 16 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
     run "$peer" put-record --clients 64 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
     # The same clients on a schedule: latency at a given load rather than
     # at saturation (a light one, and the performance issue's 40,000/s).
     run "$peer" put-record --clients 64 --record-bytes 100 --rate 10000 --seconds "$SECONDS_PER_RUN"
     run "$peer" put-record --clients 64 --record-bytes 100 --rate 40000 --seconds "$SECONDS_PER_RUN"
+}
+
+install_peers
+for peer in $PEERS; do
+    echo "== $peer" >&2
+    start_server "$peer" || continue
+    if [[ $peer == floor ]]; then
+        put_record_runs "$peer"
+        stop_server
+        continue
+    fi
+    run "$peer" put-records --batch 500 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
+    # More connections in flight: more batches share each group commit.
+    run "$peer" put-records --connections 16 --batch 500 --record-bytes 100 --seconds "$SECONDS_PER_RUN"
+    run "$peer" put-records --batch 500 --record-bytes 1024 --seconds "$SECONDS_PER_RUN"
+    put_record_runs "$peer"
     run "$peer" read --records 100000 --record-bytes 100
     run "$peer" tail --rate 100 --seconds "$SECONDS_PER_RUN"
     run "$peer" tail --rate 1000 --seconds "$SECONDS_PER_RUN"

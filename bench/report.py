@@ -101,7 +101,9 @@ workloads = [
     ("rss-after", {}, "rss_mib", "RSS after the workloads (MiB)", False),
 ]
 
-peers = [label for label in labels if label != "riffle"]
+# "floor" is not a peer (`riffle-bench floor`: an endpoint that stores
+# nothing, on Riffle's HTTP stack); it has its own table below.
+peers = [label for label in labels if label not in ("riffle", "floor")]
 print("| workload | riffle | " + " | ".join(f"{p} | ratio" for p in peers) + " |")
 print("|---|---|" + "---|---|" * len(peers))
 for workload, params, metric, title, higher_better in workloads:
@@ -133,6 +135,26 @@ print("thread and send over bare HTTP/1.1 keep-alive connections (about 12 µs o
 print("This machine is a shared 2-core VM and figures move by up to 2× between runs, so compare")
 print("ratios within one run. Startup is timed by `riffle-bench startup`: from spawning the server")
 print("to its first answered ListStreams, polling every 0.5 ms.\n")
+
+floor_rows = [(w, p, m, t) for w, p, m, t, _ in workloads
+              if w == "put-record" and find("floor", w, **p)]
+if floor_rows:
+    print("## The floor: an endpoint that does nothing\n")
+    print("`riffle-bench floor` answers every request with a fixed body and stores nothing, on the")
+    print("HTTP stack Riffle's server uses (hyper on tokio's multi-thread runtime, the same timeouts).")
+    print("The same PutRecord workloads against it measure what this machine gives any server: the")
+    print("HTTP layer, loopback TCP and the load generator, all on the same cores. *Share* is Riffle's")
+    print("throughput as a share of the floor's, or the floor's latency as a share of Riffle's.\n")
+    print("| workload | floor | riffle | share |")
+    print("|---|---|---|---|")
+    for workload, params, metric_name, title in floor_rows:
+        floor_row, mine = find("floor", workload, **params), find("riffle", workload, **params)
+        theirs = floor_row.get(metric_name) if floor_row and not floor_row.get("error") else None
+        ours = mine.get(metric_name) if mine and not mine.get("error") else None
+        higher_better = metric_name == "requests_per_sec"
+        share = "—" if not ours or not theirs else f"{100 * (ours / theirs if higher_better else theirs / ours):.0f}%"
+        print(f"| {title} | {fmt(theirs)} | {fmt(ours)} | {share} |")
+    print()
 
 # How busy the machine was during each of Riffle's runs: idle time means the
 # run waited (on the device, or on the other side), steal is CPU the
@@ -246,4 +268,15 @@ for title, value, goal, higher_better in targets:
     met = value is not None and (value >= goal if higher_better else value <= goal)
     print(f"| {title} | {fmt(value)} | {'yes' if met else 'no'} |")
 print()
+floor_saturated = find("floor", "put-record", clients=64, rate=None) or {}
+floor_paced = find("floor", "put-record", clients=64, rate=40000) or {}
+if floor_saturated.get("p99_ms") and floor_paced.get("p99_ms"):
+    print(f"For the two p99 targets, the floor in the same run (an endpoint that does nothing, above): p99")
+    print(f"{fmt(floor_saturated['p99_ms'])} ms at saturation ({fmt(floor_saturated.get('requests_per_sec'))} requests/s)"
+          f" and {fmt(floor_paced['p99_ms'])} ms paced at 40,000 requests/s.")
+    below = [name for name, row in (("at saturation", floor_saturated), ("paced", floor_paced)) if row["p99_ms"] > 2]
+    if below:
+        print(f"Where the floor itself is over 2 ms ({' and '.join(below)}), no server can meet the target on this")
+        print("machine with the load generator beside it.")
+    print()
 print("Where the time goes in the misses (perf, on this machine) is written up in `docs/performance.md`.")

@@ -14,6 +14,10 @@
 //!   put-acknowledged → record-visible latency.
 //! - `fanout`: the same with enhanced fan-out subscribers (SubscribeToShard,
 //!   one or hundreds on one shard) instead of polling.
+//! - `floor`: not a workload but a server: an endpoint that does nothing on
+//!   Riffle's HTTP stack, to measure the others against (`floor.rs`).
+
+mod floor;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -172,6 +176,13 @@ enum Workload {
         dir: std::path::PathBuf,
         #[arg(long, default_value_t = 2000)]
         syncs: u32,
+    },
+    /// Serves on --endpoint for `seconds` an endpoint that stores nothing and
+    /// answers every request with a fixed body, on the HTTP stack Riffle's
+    /// server uses: the floor under any server's latency on this machine.
+    Floor {
+        #[arg(long, default_value_t = 3600)]
+        seconds: u64,
     },
     /// Puts `rate` records a second for `seconds` while a reader polls the tip.
     Tail {
@@ -1453,6 +1464,7 @@ fn main() -> anyhow::Result<()> {
                 subscribers,
             } => fanout(endpoint, rate, seconds, record_bytes, subscribers).await,
             Workload::Disk { dir, syncs } => disk(&dir, syncs),
+            Workload::Floor { seconds } => floor::floor(endpoint, seconds).await,
         }
     })?;
     let mut report = report;
