@@ -9,7 +9,7 @@
 # kinesalite and kinesis-local (npm), ferrokinesis (crates.io). `floor` is
 # not a peer: `riffle-bench floor`, an endpoint that stores nothing on
 # Riffle's HTTP stack, measured with the PutRecord workloads only, the
-# floor under any server's latency on this machine.
+# floor under the latency of any server on that stack on this machine.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

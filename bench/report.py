@@ -142,8 +142,9 @@ if floor_rows:
     print("## The floor: an endpoint that does nothing\n")
     print("`riffle-bench floor` answers every request with a fixed body and stores nothing, on the")
     print("HTTP stack Riffle's server uses (hyper on tokio's multi-thread runtime, the same timeouts).")
-    print("The same PutRecord workloads against it measure what this machine gives any server: the")
-    print("HTTP layer, loopback TCP and the load generator, all on the same cores. *Share* is Riffle's")
+    print("The same PutRecord workloads against it measure what this machine gives any server built on")
+    print("that stack: the HTTP layer, loopback TCP and the load generator, all on the same cores.")
+    print("(A leaner HTTP stack could lower it; storage cannot.) *Share* is Riffle's")
     print("throughput as a share of the floor's, or the floor's latency as a share of Riffle's.\n")
     print("| workload | floor | riffle | share |")
     print("|---|---|---|---|")
@@ -276,7 +277,7 @@ if floor_saturated.get("p99_ms") and floor_paced.get("p99_ms"):
           f" and {fmt(floor_paced['p99_ms'])} ms paced at 40,000 requests/s.")
     below = [name for name, row in (("at saturation", floor_saturated), ("paced", floor_paced)) if row["p99_ms"] > 2]
     if below:
-        print(f"Where the floor itself is over 2 ms ({' and '.join(below)}), no server can meet the target on this")
-        print("machine with the load generator beside it.")
+        print(f"Where the floor itself is over 2 ms ({' and '.join(below)}), no server on Riffle's HTTP stack")
+        print("(hyper on tokio) can meet the target on this machine with the load generator beside it.")
     print()
 print("Where the time goes in the misses (perf, on this machine) is written up in `docs/performance.md`.")

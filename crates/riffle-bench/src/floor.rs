@@ -3,9 +3,9 @@
 //! multi-thread runtime, TCP_NODELAY, the same read timeouts). It reads
 //! each request whole and answers with a fixed body, storing nothing, so
 //! what the load generator measures against it is the floor under any
-//! server on this machine: the HTTP layer, loopback TCP and the load
-//! generator itself, on cores they all share. A latency a server cannot
-//! beat here is one no storage engine could.
+//! server built on this stack on this machine: the HTTP layer, loopback TCP
+//! and the load generator itself, on cores they all share. A latency the
+//! floor cannot beat here is one no storage engine on this stack could.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
