@@ -9,11 +9,12 @@
 # kinesalite and kinesis-local (npm), ferrokinesis (crates.io). `floor` is
 # not a peer: `riffle-bench floor`, an endpoint that stores nothing on
 # Riffle's HTTP stack, measured with the PutRecord workloads only, the
-# floor under the latency of any server on that stack on this machine.
+# floor under the latency of any server on that stack on this machine;
+# `floor-bare` is the same without hyper (`floor --bare`).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-PEERS=${PEERS:-"riffle floor kinesalite kinesis-local ferrokinesis-memory ferrokinesis-durable"}
+PEERS=${PEERS:-"riffle floor floor-bare kinesalite kinesis-local ferrokinesis-memory ferrokinesis-durable"}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 PEER_DIR=$ROOT/target/peers
 RESULTS=$ROOT/bench/results/$(date -u +%Y-%m-%d)-$(hostname).jsonl
@@ -66,6 +67,7 @@ server_command() {
         ferrokinesis-durable) CMD=("$PEER_DIR/bin/ferrokinesis" --port $PORT --create-stream-ms 0
                     --delete-stream-ms 0 --state-dir "$data") ;;
         floor) CMD=("$BENCH" --endpoint 127.0.0.1:$PORT floor) ;;
+        floor-bare) CMD=("$BENCH" --endpoint 127.0.0.1:$PORT floor --bare) ;;
     esac
 }
 
@@ -75,7 +77,7 @@ start_server() {
     # Startup: spawn to first answered ListStreams, polled every 0.5 ms, on
     # an empty data directory; idle RSS is read at that moment.
     server_command "$name" "$(mktemp -d)"
-    if [[ $name != floor ]]; then
+    if [[ $name != floor* ]]; then
         timeout 600 "$BENCH" --endpoint 127.0.0.1:$PORT --label "$name" startup --runs 5 -- "${CMD[@]}" >> "$RESULTS" \
             || echo "{\"label\":\"$name\",\"workload\":\"startup\",\"error\":true}" >> "$RESULTS"
     fi
@@ -134,7 +136,7 @@ install_peers
 for peer in $PEERS; do
     echo "== $peer" >&2
     start_server "$peer" || continue
-    if [[ $peer == floor ]]; then
+    if [[ $peer == floor* ]]; then
         put_record_runs "$peer"
         stop_server
         continue

@@ -101,9 +101,11 @@ workloads = [
     ("rss-after", {}, "rss_mib", "RSS after the workloads (MiB)", False),
 ]
 
-# "floor" is not a peer (`riffle-bench floor`: an endpoint that stores
-# nothing, on Riffle's HTTP stack); it has its own table below.
-peers = [label for label in labels if label not in ("riffle", "floor")]
+# "floor" and "floor-bare" are not peers (`riffle-bench floor`: an endpoint
+# that stores nothing, on Riffle's HTTP stack or without hyper); they have
+# their own table below.
+floors = [label for label in ("floor", "floor-bare") if label in labels]
+peers = [label for label in labels if label != "riffle" and label not in floors]
 print("| workload | riffle | " + " | ".join(f"{p} | ratio" for p in peers) + " |")
 print("|---|---|" + "---|---|" * len(peers))
 for workload, params, metric, title, higher_better in workloads:
@@ -137,24 +139,30 @@ print("ratios within one run. Startup is timed by `riffle-bench startup`: from s
 print("to its first answered ListStreams, polling every 0.5 ms.\n")
 
 floor_rows = [(w, p, m, t) for w, p, m, t, _ in workloads
-              if w == "put-record" and find("floor", w, **p)]
+              if w == "put-record" and any(find(f, w, **p) for f in floors)]
 if floor_rows:
     print("## The floor: an endpoint that does nothing\n")
     print("`riffle-bench floor` answers every request with a fixed body and stores nothing, on the")
     print("HTTP stack Riffle's server uses (hyper on tokio's multi-thread runtime, the same timeouts).")
     print("The same PutRecord workloads against it measure what this machine gives any server built on")
     print("that stack: the HTTP layer, loopback TCP and the load generator, all on the same cores.")
-    print("(A leaner HTTP stack could lower it; storage cannot.) *Share* is Riffle's")
-    print("throughput as a share of the floor's, or the floor's latency as a share of Riffle's.\n")
-    print("| workload | floor | riffle | share |")
-    print("|---|---|---|---|")
+    print("`floor --bare` (*floor-bare*) gives the same answers without hyper, from one single-threaded")
+    print("runtime a core: the floor of a leaner stack, where little is left but loopback TCP and the")
+    print("load generator. *Share* is Riffle's throughput as a share of the floor's, or the floor's")
+    print("latency as a share of Riffle's.\n")
+    print("| workload | " + " | ".join(floors) + " | riffle | share of " + floors[0] + " |")
+    print("|---|" + "---|" * len(floors) + "---|---|")
     for workload, params, metric_name, title in floor_rows:
-        floor_row, mine = find("floor", workload, **params), find("riffle", workload, **params)
-        theirs = floor_row.get(metric_name) if floor_row and not floor_row.get("error") else None
+        figures = []
+        for label in floors:
+            row = find(label, workload, **params)
+            figures.append(row.get(metric_name) if row and not row.get("error") else None)
+        mine = find("riffle", workload, **params)
         ours = mine.get(metric_name) if mine and not mine.get("error") else None
+        theirs = figures[0]
         higher_better = metric_name == "requests_per_sec"
         share = "—" if not ours or not theirs else f"{100 * (ours / theirs if higher_better else theirs / ours):.0f}%"
-        print(f"| {title} | {fmt(theirs)} | {fmt(ours)} | {share} |")
+        print(f"| {title} | " + " | ".join(fmt(f) for f in figures) + f" | {fmt(ours)} | {share} |")
     print()
 
 # How busy the machine was during each of Riffle's runs: idle time means the
@@ -269,15 +277,19 @@ for title, value, goal, higher_better in targets:
     met = value is not None and (value >= goal if higher_better else value <= goal)
     print(f"| {title} | {fmt(value)} | {'yes' if met else 'no'} |")
 print()
-floor_saturated = find("floor", "put-record", clients=64, rate=None) or {}
-floor_paced = find("floor", "put-record", clients=64, rate=40000) or {}
-if floor_saturated.get("p99_ms") and floor_paced.get("p99_ms"):
-    print(f"For the two p99 targets, the floor in the same run (an endpoint that does nothing, above): p99")
-    print(f"{fmt(floor_saturated['p99_ms'])} ms at saturation ({fmt(floor_saturated.get('requests_per_sec'))} requests/s)"
-          f" and {fmt(floor_paced['p99_ms'])} ms paced at 40,000 requests/s.")
-    below = [name for name, row in (("at saturation", floor_saturated), ("paced", floor_paced)) if row["p99_ms"] > 2]
+for label, stack in (("floor", "Riffle's HTTP stack (hyper on tokio)"), ("floor-bare", "a bare HTTP/1.1 stack")):
+    saturated = find(label, "put-record", clients=64, rate=None) or {}
+    paced = find(label, "put-record", clients=64, rate=40000) or {}
+    if not (saturated.get("p99_ms") and paced.get("p99_ms")):
+        continue
+    print(f"For the two p99 targets, *{label}* (an endpoint that does nothing on {stack}, above):")
+    print(f"p99 {fmt(saturated['p99_ms'])} ms at saturation ({fmt(saturated.get('requests_per_sec'))} requests/s)"
+          f" and {fmt(paced['p99_ms'])} ms paced at 40,000 requests/s.", end="")
+    below = [name for name, row in (("at saturation", saturated), ("paced", paced)) if row["p99_ms"] > 2]
     if below:
-        print(f"Where the floor itself is over 2 ms ({' and '.join(below)}), no server on Riffle's HTTP stack")
-        print("(hyper on tokio) can meet the target on this machine with the load generator beside it.")
+        print(f" Where it is over 2 ms ({' and '.join(below)}), no server on {stack}")
+        print("meets the target on this machine with the load generator beside it.")
+    else:
+        print()
     print()
 print("Where the time goes in the misses (perf, on this machine) is written up in `docs/performance.md`.")

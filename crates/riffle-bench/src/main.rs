@@ -183,6 +183,10 @@ enum Workload {
     Floor {
         #[arg(long, default_value_t = 3600)]
         seconds: u64,
+        /// Without hyper: one single-threaded runtime a core, requests
+        /// parsed with httparse (the floor of a leaner HTTP stack).
+        #[arg(long)]
+        bare: bool,
     },
     /// Puts `rate` records a second for `seconds` while a reader polls the tip.
     Tail {
@@ -1464,7 +1468,14 @@ fn main() -> anyhow::Result<()> {
                 subscribers,
             } => fanout(endpoint, rate, seconds, record_bytes, subscribers).await,
             Workload::Disk { dir, syncs } => disk(&dir, syncs),
-            Workload::Floor { seconds } => floor::floor(endpoint, seconds).await,
+            Workload::Floor {
+                seconds,
+                bare: false,
+            } => floor::floor(endpoint, seconds).await,
+            Workload::Floor {
+                seconds,
+                bare: true,
+            } => floor::bare_floor(endpoint, seconds).await,
         }
     })?;
     let mut report = report;
