@@ -27,7 +27,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::Report;
+use crate::{Report, content_length, header_value};
 
 /// Riffle's own limits (`riffle-server`), so a request costs the same timers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -208,22 +208,14 @@ async fn serve_bare_connection(mut stream: TcpStream, answered: &AtomicU64) -> a
             let httparse::Status::Complete(head_len) = request.parse(&received)? else {
                 break;
             };
-            let header = |name: &str| {
-                request
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .map(|h| h.value)
-            };
-            let Some(length) = header("content-length") else {
+            let Some(length) = content_length(request.headers)? else {
                 anyhow::bail!("a request without a Content-Length");
             };
-            let length: usize = std::str::from_utf8(length)?.trim().parse()?;
             anyhow::ensure!(
                 length <= REQUEST_BODY_BYTES_MAX,
                 "a request body over the limit"
             );
-            let operation = header("x-amz-target")
+            let operation = header_value(request.headers, "x-amz-target")
                 .and_then(|target| target.rsplit(|&b| b == b'.').next())
                 .unwrap_or_default();
             if received.len() < head_len + length {

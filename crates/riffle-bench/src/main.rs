@@ -331,18 +331,11 @@ impl BareConnection {
             let httparse::Status::Complete(head_len) = response.parse(&self.answer)? else {
                 continue;
             };
-            let header = |name: &str| {
-                response
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .map(|h| h.value)
-            };
-            let Some(length) = header("content-length") else {
+            let Some(length) = content_length(response.headers)? else {
                 bail!("{} answered without a Content-Length", self.endpoint);
             };
-            let length: usize = std::str::from_utf8(length)?.trim().parse()?;
-            let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case(b"close"));
+            let close = header_value(response.headers, "connection")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"close"));
             break (response.code.unwrap_or(0), head_len, length, close);
         };
         while self.answer.len() < body_start + body_len {
@@ -357,6 +350,21 @@ impl BareConnection {
         }
         Ok((status, &self.answer[body_start..body_start + body_len]))
     }
+}
+
+/// The value of the header `name` (any case) among parsed `headers`.
+fn header_value<'h>(headers: &[httparse::Header<'h>], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+/// The Content-Length among parsed `headers`, if there is one.
+fn content_length(headers: &[httparse::Header<'_>]) -> anyhow::Result<Option<usize>> {
+    header_value(headers, "content-length")
+        .map(|length| Ok(std::str::from_utf8(length)?.trim().parse()?))
+        .transpose()
 }
 
 /// Latencies in microseconds, in an HDR histogram (three significant
