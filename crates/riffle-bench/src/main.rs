@@ -179,7 +179,8 @@ enum Workload {
     },
     /// Serves on --endpoint for `seconds` an endpoint that stores nothing and
     /// answers every request with a fixed body, on the HTTP stack Riffle's
-    /// server uses: the floor under any server's latency on this machine.
+    /// server uses: the floor under the latency of any server on that stack
+    /// on this machine.
     Floor {
         #[arg(long, default_value_t = 3600)]
         seconds: u64,
