@@ -30,8 +30,9 @@
 //! 0.31 ms over old bytes (200 B: 0.22 and 0.16 ms). The old bytes cannot
 //! be mistaken for new ones: every round names its file's sequence. A new
 //! file, or a spare shorter than the file it replaces took, is written with
-//! zeros to a quarter past that length (and flushed) before rounds use it
-//! ([`prefill`]), so a load that grows still writes over old bytes.
+//! zeros to a quarter past that length (1 to 16 MiB, and flushed) before
+//! rounds use it ([`prefill`]), so a load that grows still writes over old
+//! bytes.
 //!
 //! ```text
 //! <data-dir>/journal/<sequence, 20 digits>.wal
@@ -97,8 +98,13 @@ pub(crate) const NEW_LOGS_SYNCED_BY_DIRECTORY: usize = 8;
 /// A journal file past this size is retired by a checkpoint at once.
 const FILE_BYTES: u64 = 64 << 20;
 
-/// The least a new journal file is written to before use (`prefill`).
+/// The least and the most a new journal file is written to before use
+/// (`prefill`). The most: a load that fills more between checkpoints puts
+/// more requests in each round, so extending the file costs each request
+/// less, and tens of megabytes of zeros would hold the device from the
+/// rounds' flushes (this disk writes about 300 MB/s).
 const PREFILL_MIN: u64 = 1 << 20;
+const PREFILL_MAX: u64 = 16 << 20;
 
 const ROUND_HEADER_LEN: usize = 16;
 const ENTRY_HEADER_LEN: usize = 36;
@@ -730,7 +736,7 @@ fn next_file(dir: &Path, sequence: u64) -> Result<File, StoreError> {
 /// when the file being retired took `retiring_len`: a quarter more, so a
 /// load that grows a little still writes over old bytes.
 fn prefill_target(retiring_len: u64) -> u64 {
-    (retiring_len + retiring_len / 4).clamp(PREFILL_MIN, FILE_BYTES + FILE_BYTES / 4)
+    (retiring_len + retiring_len / 4).clamp(PREFILL_MIN, PREFILL_MAX)
 }
 
 /// Writes zeros over `file` from its end to `target` and flushes them, so
