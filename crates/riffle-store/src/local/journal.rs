@@ -386,7 +386,8 @@ impl Journal {
                     let _ = log.sync_now();
                 }
                 // A round holding new logs also makes their directory
-                // entries durable: one `syncfs` covers them and the journal.
+                // entries durable: by syncing those directories, or with
+                // many new logs one `syncfs` that covers the journal too.
                 (Some(written), []) => {
                     let by_filesystem = written.new_logs.len() > NEW_LOGS_SYNCED_BY_DIRECTORY;
                     let flushed = if by_filesystem {
