@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use rand::RngExt;
@@ -19,10 +19,8 @@ use riffle_wire::auth::{self, Credentials};
 use riffle_wire::{AwsError, Format, Operation};
 use tracing::Instrument;
 
+use crate::BODY_READ_TIMEOUT;
 use crate::body::ResponseBody;
-
-/// A client has this long to send a whole request body.
-const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a request is answered with, before the common headers go on.
 struct Answer {
@@ -62,63 +60,173 @@ impl Answer {
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
 const ID_2_HEADER: HeaderName = HeaderName::from_static("x-amz-id-2");
 
-/// Handles one request. Never fails: every problem is an AWS error response.
-pub async fn handle(engine: &Engine, request: Request<Incoming>) -> Response<ResponseBody> {
-    let request_id = RequestId::new();
-    let request_id = request_id.as_str();
-    let target = header_str(request.headers(), "x-amz-target").unwrap_or("");
-    let operation = Operation::from_target(target);
-    let cors = request.headers().contains_key(header::ORIGIN);
-    let span = tracing::debug_span!("request", %request_id, operation = operation.map_or("?", Operation::name));
-    let answer = respond(engine, request, operation).instrument(span).await;
+/// What answering needs of a request's head, whichever HTTP stack parsed it:
+/// hyper (HTTP/2, and HTTP/1.1 requests [`crate::http1`] hands over) or
+/// [`crate::http1`]'s own parser.
+pub(crate) struct Head<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a str,
+    pub(crate) headers: Headers<'a>,
+}
 
-    let body = match answer.events {
+/// A request's headers, in either parser's form.
+#[derive(Clone, Copy)]
+pub(crate) enum Headers<'a> {
+    Hyper(&'a HeaderMap),
+    Parsed(&'a [httparse::Header<'a>]),
+}
+
+impl<'a> Headers<'a> {
+    /// The first value named `name` (case-insensitive), as bytes.
+    pub(crate) fn bytes(self, name: &str) -> Option<&'a [u8]> {
+        match self {
+            Headers::Hyper(map) => map.get(name).map(HeaderValue::as_bytes),
+            Headers::Parsed(parsed) => parsed
+                .iter()
+                .find(|header| header.name.eq_ignore_ascii_case(name))
+                .map(|header| header.value),
+        }
+    }
+
+    /// The first value named `name`, if it is visible ASCII (what
+    /// `HeaderValue::to_str` accepts).
+    pub(crate) fn str(self, name: &str) -> Option<&'a str> {
+        self.bytes(name)
+            .filter(|value| {
+                value
+                    .iter()
+                    .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+            })
+            .and_then(|value| std::str::from_utf8(value).ok())
+    }
+
+    fn contains(self, name: &str) -> bool {
+        self.bytes(name).is_some()
+    }
+}
+
+/// A request answered: what goes back, and the headers every response
+/// carries. Each HTTP stack writes it its own way.
+pub(crate) struct Answered {
+    request_id: RequestId,
+    /// The request came from a browser (it sent `Origin`).
+    cors: bool,
+    answer: Answer,
+}
+
+/// Why a request body could not be had.
+pub(crate) type BodyRejected = Box<dyn std::error::Error + Send + Sync>;
+
+/// Answers one request whose head is `head`; `body` yields its body once
+/// the head has passed the checks that come before it. Never fails: every
+/// problem is an AWS error response.
+pub(crate) async fn answer<B: AsRef<[u8]>>(
+    engine: &Engine,
+    head: &Head<'_>,
+    body: impl Future<Output = Result<B, BodyRejected>>,
+) -> Answered {
+    let request_id = RequestId::new();
+    let operation = Operation::from_target(head.headers.str("x-amz-target").unwrap_or(""));
+    let span = tracing::debug_span!("request", request_id = %request_id.as_str(), operation = operation.map_or("?", Operation::name));
+    let answer = respond(engine, head, body, operation)
+        .instrument(span)
+        .await;
+    Answered {
+        request_id,
+        cors: head.headers.contains(header::ORIGIN.as_str()),
+        answer,
+    }
+}
+
+impl Answered {
+    pub(crate) fn status(&self) -> u16 {
+        self.answer.status
+    }
+
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.answer.body
+    }
+
+    /// SubscribeToShard's stream of events, which follows the head.
+    pub(crate) fn take_events(&mut self) -> Option<tokio::sync::mpsc::Receiver<Bytes>> {
+        self.answer.events.take()
+    }
+
+    /// Visits every response header but the framing ones (`content-length`,
+    /// `date`, `transfer-encoding`), which each HTTP stack adds itself.
+    pub(crate) fn each_header(&self, mut visit: impl FnMut(&HeaderName, &[u8])) {
+        visit(&header::CONTENT_TYPE, self.answer.content_type.as_bytes());
+        visit(&REQUEST_ID_HEADER, self.request_id.as_str().as_bytes());
+        let mut id2 = [0u8; 64];
+        let len = STANDARD
+            .encode_slice(rand::rng().random::<[u8; 48]>(), &mut id2)
+            .expect("48 bytes encode to 64");
+        visit(&ID_2_HEADER, &id2[..len]);
+        if self.cors {
+            visit(&header::ACCESS_CONTROL_ALLOW_ORIGIN, b"*");
+            visit(
+                &header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                b"x-amzn-RequestId,x-amz-id-2",
+            );
+        }
+        for (name, value) in &self.answer.extra_headers {
+            visit(name, value.as_bytes());
+        }
+    }
+}
+
+/// Handles one request that hyper parsed.
+pub async fn handle(engine: &Engine, request: Request<Incoming>) -> Response<ResponseBody> {
+    let (parts, body) = request.into_parts();
+    let head = Head {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: Headers::Hyper(&parts.headers),
+    };
+    let collect = async {
+        use hyper::body::Body as _;
+        // A declared length over the limit is refused before any of it is read.
+        if body.size_hint().lower() > REQUEST_BODY_BYTES_MAX as u64 {
+            return Err("the request body is over the limit".into());
+        }
+        let collected = tokio::time::timeout(
+            BODY_READ_TIMEOUT,
+            Limited::new(body, REQUEST_BODY_BYTES_MAX).collect(),
+        )
+        .await
+        .unwrap_or_else(|_| Err("timed out reading the request body".into()))?;
+        Ok(collected.to_bytes())
+    };
+    let mut answered = answer(engine, &head, collect).await;
+
+    let body = match answered.take_events() {
         Some(events) => ResponseBody::Events(events),
-        None => ResponseBody::full(answer.body),
+        None => ResponseBody::full(std::mem::take(&mut answered.answer.body)),
     };
     let mut response = Response::new(body);
     *response.status_mut() =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        StatusCode::from_u16(answered.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(answer.content_type),
-    );
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID_HEADER, value);
-    }
-    let mut id2 = [0u8; 64];
-    let len = STANDARD
-        .encode_slice(rand::rng().random::<[u8; 48]>(), &mut id2)
-        .expect("48 bytes encode to 64");
-    if let Ok(value) = HeaderValue::from_bytes(&id2[..len]) {
-        headers.insert(ID_2_HEADER, value);
-    }
-    if cors {
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("x-amzn-RequestId,x-amz-id-2"),
-        );
-    }
-    for (name, value) in answer.extra_headers {
-        headers.insert(name, value);
-    }
+    answered.each_header(|name, value| {
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            headers.insert(name.clone(), value);
+        }
+    });
     response
 }
 
-async fn respond(
+async fn respond<B: AsRef<[u8]>>(
     engine: &Engine,
-    request: Request<Incoming>,
+    head: &Head<'_>,
+    body: impl Future<Output = Result<B, BodyRejected>>,
     operation: Option<Operation>,
 ) -> Answer {
-    if request.method() == Method::OPTIONS {
-        return cors_preflight(request.headers());
+    if head.method == "OPTIONS" {
+        return cors_preflight(head.headers);
     }
-    if request.method() == Method::GET && request.uri().path() == "/metrics" {
+    if head.method == "GET" && head.path == "/metrics" {
         return Answer {
             status: 200,
             content_type: crate::metrics::CONTENT_TYPE,
@@ -127,14 +235,14 @@ async fn respond(
             events: None,
         };
     }
-    if request.method() != Method::POST {
+    if head.method != "POST" {
         return Answer::xml(
             403,
             "AccessDeniedException",
             "Unable to determine service/operation name to be authorized",
         );
     }
-    let content_type = header_str(request.headers(), "content-type").unwrap_or("");
+    let content_type = head.headers.str("content-type").unwrap_or("");
     let Some(format) = Format::from_content_type(content_type) else {
         return Answer::xml(
             403,
@@ -145,11 +253,11 @@ async fn respond(
     let Some(operation) = operation else {
         return Answer::error(&AwsError::unknown_operation(), format);
     };
-    let headers = request.headers();
-    let query = request.uri().query().unwrap_or("");
+    let headers = head.headers;
+    let query = head.query;
     let credentials = Credentials {
-        authorization: header_str(headers, "authorization"),
-        has_date: headers.contains_key("x-amz-date") || headers.contains_key(header::DATE),
+        authorization: headers.str("authorization"),
+        has_date: headers.contains("x-amz-date") || headers.contains(header::DATE.as_str()),
         query_algorithm: query
             .split('&')
             .find_map(|pair| pair.strip_prefix("X-Amz-Algorithm=")),
@@ -159,14 +267,8 @@ async fn respond(
         tracing::debug!(error_type = err.type_name, "request not authenticated");
         return Answer::error(&err, format);
     }
-    let collected = tokio::time::timeout(
-        BODY_READ_TIMEOUT,
-        Limited::new(request.into_body(), REQUEST_BODY_BYTES_MAX).collect(),
-    )
-    .await
-    .unwrap_or_else(|_| Err("timed out reading the request body".into()));
-    let body = match collected {
-        Ok(collected) => collected.to_bytes(),
+    let body = match body.await {
+        Ok(body) => body,
         Err(err) => {
             tracing::debug!(error = %err, "request body rejected");
             return Answer {
@@ -178,7 +280,7 @@ async fn respond(
             };
         }
     };
-    let reply = riffle_wire::dispatch(engine, operation, &body, format).await;
+    let reply = riffle_wire::dispatch(engine, operation, body.as_ref(), format).await;
     if let Some(error_type) = reply.error_type {
         tracing::debug!(status = reply.status, error_type, "request failed");
     }
@@ -197,8 +299,10 @@ async fn respond(
 }
 
 /// A browser's CORS preflight: allow any origin to POST with the headers it asks for.
-fn cors_preflight(headers: &HeaderMap) -> Answer {
-    let requested = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+fn cors_preflight(headers: Headers<'_>) -> Answer {
+    let requested = headers
+        .bytes(header::ACCESS_CONTROL_REQUEST_HEADERS.as_str())
+        .and_then(|value| HeaderValue::from_bytes(value).ok());
     let mut extra_headers = vec![
         (
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -223,10 +327,6 @@ fn cors_preflight(headers: &HeaderMap) -> Answer {
         extra_headers,
         events: None,
     }
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// A UUID-shaped request id, as AWS sends in `x-amzn-RequestId`, built on

@@ -9,6 +9,7 @@ mod crash;
 mod errors;
 mod fanout;
 mod h2c;
+mod http1;
 mod records;
 mod reshard;
 mod streams;
