@@ -48,6 +48,13 @@ const HEAD_BYTES_MAX: usize = 64 << 10;
 const HEADERS_MAX: usize = 64;
 /// How much to read at a time while waiting for a head.
 const READ_CHUNK: usize = 8 << 10;
+/// Answers to pipelined requests wait to go out together up to this many
+/// bytes: past it they go at once, so a client pipelining GetRecords calls
+/// does not make the server hold many 10 MiB answers.
+const ANSWERS_HELD_MAX: usize = 64 << 10;
+/// An answer's body longer than this is written from where it is rather
+/// than copied after its head (GetRecords answers run to megabytes).
+const BODY_COPIED_MAX: usize = 16 << 10;
 /// A read buffer grown past this (by a large body) is let go once empty.
 const BUFFER_KEPT_MAX: usize = 1 << 20;
 /// How an HTTP/2 client with prior knowledge opens.
@@ -80,7 +87,7 @@ where
             let mut request = httparse::Request::new(&mut headers);
             let whole = match parse(&received, &mut request) {
                 Parsed::Foreign => {
-                    write_out(stream, &mut answers).await?;
+                    write_out(stream, &mut answers, &[]).await?;
                     return Ok(Ended::HandOver(Bytes::from(received)));
                 }
                 Parsed::Partial => break READ_CHUNK,
@@ -94,7 +101,13 @@ where
                         break whole - received.len();
                     }
                     let body = &received[head_len..whole];
-                    answer_one(engine, &request, body, &mut date, &mut answers).await;
+                    let large = answer_one(engine, &request, body, &mut date, &mut answers).await;
+                    if let Some(large) = large {
+                        write_out(stream, &mut answers, &large).await?;
+                    } else if answers.len() >= ANSWERS_HELD_MAX {
+                        // Many pipelined requests must not pile up answers.
+                        write_out(stream, &mut answers, &[]).await?;
+                    }
                     whole
                 }
             };
@@ -107,7 +120,7 @@ where
                 .as_mut()
                 .reset(Instant::now() + HEADER_READ_TIMEOUT);
         };
-        write_out(stream, &mut answers).await?;
+        write_out(stream, &mut answers, &[]).await?;
         let idle = received.is_empty();
         if idle && *shutdown.borrow() {
             return Ok(Ended::Closed);
@@ -208,14 +221,15 @@ fn for_hyper(header: &httparse::Header<'_>) -> bool {
 }
 
 /// Answers the request whose head is `parsed` and whose whole body is
-/// `body`, appending the response to `answers`.
+/// `body`, appending the response to `answers`: all of it, or the head
+/// alone and the answer's body returned, to be written after it uncopied.
 async fn answer_one(
     engine: &Engine,
     parsed: &httparse::Request<'_, '_>,
     body: &[u8],
     date: &mut Date,
     answers: &mut Vec<u8>,
-) {
+) -> Option<Vec<u8>> {
     let mut target = parsed.path.unwrap_or("/");
     // The absolute form (`http://host/path`), as sent to a proxy.
     if let Some(rest) = target.split_once("://").map(|(_, rest)| rest) {
@@ -251,15 +265,27 @@ async fn answer_one(
     answers.extend_from_slice(b"\r\ndate: ");
     answers.extend_from_slice(date.now());
     answers.extend_from_slice(b"\r\n\r\n");
+    if answered.body().len() > BODY_COPIED_MAX {
+        return Some(answered.into_body());
+    }
     answers.extend_from_slice(answered.body());
+    None
 }
 
-async fn write_out<S: AsyncWrite + Unpin>(stream: &mut S, answers: &mut Vec<u8>) -> io::Result<()> {
-    if !answers.is_empty() {
-        stream.write_all(answers).await?;
-        stream.flush().await?;
-        answers.clear();
+/// Writes out the answers held, then `after` (a large body, not copied).
+async fn write_out<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    answers: &mut Vec<u8>,
+    after: &[u8],
+) -> io::Result<()> {
+    if answers.is_empty() && after.is_empty() {
+        return Ok(());
     }
+    stream
+        .write_all_buf(&mut Buf::chain(answers.as_slice(), after))
+        .await?;
+    stream.flush().await?;
+    answers.clear();
     Ok(())
 }
 

@@ -148,6 +148,10 @@ impl Answered {
         &self.answer.body
     }
 
+    pub(crate) fn into_body(self) -> Vec<u8> {
+        self.answer.body
+    }
+
     /// SubscribeToShard's stream of events, which follows the head.
     pub(crate) fn take_events(&mut self) -> Option<tokio::sync::mpsc::Receiver<Bytes>> {
         self.answer.events.take()

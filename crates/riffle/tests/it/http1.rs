@@ -361,3 +361,66 @@ async fn absolute_form_request_targets_are_served_by_path() {
         metrics.body
     );
 }
+
+/// Answers too large to copy (GetRecords), and more pipelined answers than
+/// are held back before a write, still arrive whole and in order.
+#[tokio::test]
+async fn large_answers_and_long_pipelines_are_framed_right() {
+    let riffle = Riffle::start();
+    riffle.create_stream("h1", 1).await;
+    riffle.wait_active("h1").await;
+    for i in 0..40u8 {
+        riffle
+            .client
+            .put_record()
+            .stream_name("h1")
+            .partition_key("key")
+            .data(aws_sdk_kinesis::primitives::Blob::new(vec![i; 1024]))
+            .send()
+            .await
+            .unwrap();
+    }
+    let iterator = riffle
+        .client
+        .get_shard_iterator()
+        .stream_name("h1")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+    let get_records = request(
+        "GetRecords",
+        &format!(r#"{{"ShardIterator":"{iterator}"}}"#),
+        "",
+    );
+    let list_streams = request("ListStreams", "{}", "");
+    let mut pipelined = Vec::new();
+    pipelined.extend(&get_records);
+    for _ in 0..300 {
+        pipelined.extend(&list_streams);
+    }
+    pipelined.extend(&get_records);
+    let mut connection = Reader::connect(&riffle).await;
+    connection.send(&pipelined).await;
+
+    let first = connection.next().await;
+    assert_eq!(first.status(), 200, "{first:?}");
+    let records: serde_json::Value = serde_json::from_str(&first.body).unwrap();
+    assert_eq!(records["Records"].as_array().unwrap().len(), 40);
+    assert!(first.body.len() > 40 * 1024, "{} bytes", first.body.len());
+    for _ in 0..300 {
+        let listed = connection.next().await;
+        assert_eq!(listed.status(), 200);
+        assert!(
+            listed.body.contains(r#""StreamNames":["h1"]"#),
+            "{}",
+            listed.body
+        );
+    }
+    let last = connection.next().await;
+    let again: serde_json::Value = serde_json::from_str(&last.body).unwrap();
+    assert_eq!(again["Records"], records["Records"]);
+}
