@@ -8,9 +8,9 @@
 # Peers are installed from the registries on first use into target/peers:
 # kinesalite and kinesis-local (npm), ferrokinesis (crates.io). `floor` is
 # not a peer: `riffle-bench floor`, an endpoint that stores nothing on
-# Riffle's HTTP stack, measured with the PutRecord workloads only, the
-# floor under the latency of any server on that stack on this machine;
-# `floor-bare` is the same without hyper (`floor --bare`).
+# hyper, measured with the PutRecord workloads only, the floor under the
+# latency of any server on that stack on this machine; `floor-bare` is the
+# same without hyper (`floor --bare`), parsing HTTP/1.1 as Riffle does.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

@@ -102,7 +102,7 @@ workloads = [
 ]
 
 # "floor" and "floor-bare" are not peers (`riffle-bench floor`: an endpoint
-# that stores nothing, on Riffle's HTTP stack or without hyper); they have
+# that stores nothing, on hyper or on a bare HTTP/1.1 stack); they have
 # their own table below.
 floors = [label for label in ("floor", "floor-bare") if label in labels]
 peers = [label for label in labels if label != "riffle" and label not in floors]
@@ -142,14 +142,15 @@ floor_rows = [(w, p, m, t) for w, p, m, t, _ in workloads
               if w == "put-record" and any(find(f, w, **p) for f in floors)]
 if floor_rows:
     print("## The floor: an endpoint that does nothing\n")
-    print("`riffle-bench floor` answers every request with a fixed body and stores nothing, on the")
-    print("HTTP stack Riffle's server uses (hyper on tokio's multi-thread runtime, the same timeouts).")
+    print("`riffle-bench floor` answers every request with a fixed body and stores nothing, on hyper")
+    print("on tokio's multi-thread runtime with Riffle's timeouts: the stack Riffle served every request")
+    print("with until it parsed HTTP/1.1 itself (hyper still serves HTTP/2 and what that path hands over).")
     print("The same PutRecord workloads against it measure what this machine gives any server built on")
     print("that stack: the HTTP layer, loopback TCP and the load generator, all on the same cores.")
-    print("`floor --bare` (*floor-bare*) gives the same answers without hyper, from one single-threaded")
-    print("runtime a core: the floor of a leaner stack, where little is left but loopback TCP and the")
-    print("load generator. *Share* is Riffle's throughput as a share of the floor's, or the floor's")
-    print("latency as a share of Riffle's.\n")
+    print("`floor --bare` (*floor-bare*) gives the same answers without hyper, parsing with httparse as")
+    print("Riffle's own HTTP/1.1 path does, from one single-threaded runtime a core: little is left but")
+    print("loopback TCP and the load generator. *Share* is Riffle's throughput as a share of the floor's,")
+    print("or the floor's latency as a share of Riffle's.\n")
     print("| workload | " + " | ".join(floors) + " | riffle | share of " + floors[0] + " |")
     print("|---|" + "---|" * len(floors) + "---|---|")
     for workload, params, metric_name, title in floor_rows:
@@ -277,7 +278,7 @@ for title, value, goal, higher_better in targets:
     met = value is not None and (value >= goal if higher_better else value <= goal)
     print(f"| {title} | {fmt(value)} | {'yes' if met else 'no'} |")
 print()
-for label, stack in (("floor", "Riffle's HTTP stack (hyper on tokio)"), ("floor-bare", "a bare HTTP/1.1 stack")):
+for label, stack in (("floor", "hyper on tokio"), ("floor-bare", "a bare HTTP/1.1 stack")):
     saturated = find(label, "put-record", clients=64, rate=None) or {}
     paced = find(label, "put-record", clients=64, rate=40000) or {}
     if not (saturated.get("p99_ms") and paced.get("p99_ms")):

@@ -1,14 +1,16 @@
 //! `riffle-bench floor`: an endpoint that does nothing, on the HTTP stack
-//! Riffle's server uses (hyper's HTTP/1.1 and HTTP/2 server on tokio's
-//! multi-thread runtime, TCP_NODELAY, the same read timeouts). It reads
+//! Riffle's server used for every request until it parsed HTTP/1.1 itself,
+//! and still uses for HTTP/2 (hyper on tokio's multi-thread runtime,
+//! TCP_NODELAY, the same read timeouts). It reads
 //! each request whole and answers with a fixed body, storing nothing, so
 //! what the load generator measures against it is the floor under any
 //! server built on this stack on this machine: the HTTP layer, loopback TCP
 //! and the load generator itself, on cores they all share. A latency the
 //! floor cannot beat here is one no storage engine on this stack could.
 //! `--bare` serves the same answers without hyper (one single-threaded
-//! runtime a core, requests parsed with httparse): the floor of a leaner
-//! HTTP stack, with little left but loopback TCP and the load generator.
+//! runtime a core, requests parsed with httparse, as riffle-server's own
+//! HTTP/1.1 path parses them): the floor of a leaner HTTP stack, with
+//! little left but loopback TCP and the load generator.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
