@@ -369,3 +369,88 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How `parse` sorts `bytes`: `Some((head_len, body_len))` for a
+    /// request this module takes, `None` for hyper's, or "partial".
+    fn sort(bytes: &[u8]) -> Result<Option<(usize, usize)>, &'static str> {
+        let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
+        let mut request = httparse::Request::new(&mut headers);
+        match parse(bytes, &mut request) {
+            Parsed::Whole { head_len, body_len } => Ok(Some((head_len, body_len))),
+            Parsed::Foreign => Ok(None),
+            Parsed::Partial => Err("partial"),
+        }
+    }
+
+    fn post(extra: &str) -> Vec<u8> {
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\n{extra}\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn everyday_requests_are_taken_with_their_body_length() {
+        let head = post("Content-Length: 12\r\n");
+        assert_eq!(sort(&head), Ok(Some((head.len(), 12))));
+        let keep_alive = post("Connection: Keep-Alive\r\ncontent-length: 0\r\n");
+        assert_eq!(sort(&keep_alive), Ok(Some((keep_alive.len(), 0))));
+        // Neither Content-Length nor Transfer-Encoding: no body.
+        let get = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(sort(get), Ok(Some((get.len(), 0))));
+        let at_limit = post(&format!("Content-Length: {REQUEST_BODY_BYTES_MAX}\r\n"));
+        assert_eq!(
+            sort(&at_limit),
+            Ok(Some((at_limit.len(), REQUEST_BODY_BYTES_MAX)))
+        );
+    }
+
+    #[test]
+    fn everything_else_goes_to_hyper() {
+        for extra in [
+            "Transfer-Encoding: chunked\r\n",
+            "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+            "Expect: 100-continue\r\nContent-Length: 5\r\n",
+            "Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n",
+            "Connection: close\r\nContent-Length: 5\r\n",
+            "Content-Length: 5\r\nContent-Length: 5\r\n",
+            "Content-Length: +5\r\n",
+            "Content-Length: 5, 5\r\n",
+            "Content-Length: \r\n",
+            "Content-Length: 99999999999999999999999\r\n",
+        ] {
+            assert_eq!(sort(&post(extra)), Ok(None), "{extra:?}");
+        }
+        let over = post(&format!(
+            "Content-Length: {}\r\n",
+            REQUEST_BODY_BYTES_MAX + 1
+        ));
+        assert_eq!(sort(&over), Ok(None));
+        let subscribe = b"POST / HTTP/1.1\r\nX-Amz-Target: Kinesis_20131202.SubscribeToShard\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(sort(subscribe), Ok(None));
+        let old = b"POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(sort(old), Ok(None));
+        let head = b"HEAD / HTTP/1.1\r\n\r\n";
+        assert_eq!(sort(head), Ok(None));
+        assert_eq!(sort(b"NOT HTTP\r\n\r\n"), Ok(None));
+        let many = post(&"X-A: 1\r\n".repeat(HEADERS_MAX));
+        assert_eq!(sort(&many), Ok(None));
+        assert_eq!(sort(HTTP2_PREFACE), Ok(None));
+    }
+
+    #[test]
+    fn unfinished_heads_wait_for_more_until_they_are_too_long() {
+        assert_eq!(sort(b""), Err("partial"));
+        assert_eq!(sort(b"PRI * HTTP/2"), Err("partial"));
+        assert_eq!(sort(b"POST / HTTP/1.1\r\nHost: x\r\n"), Err("partial"));
+        let mut endless = b"POST / HTTP/1.1\r\nX-Long: ".to_vec();
+        endless.resize(HEAD_BYTES_MAX, b'a');
+        assert_eq!(sort(&endless), Err("partial"));
+        endless.push(b'a');
+        assert_eq!(sort(&endless), Ok(None));
+    }
+}
