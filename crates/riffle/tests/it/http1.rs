@@ -126,6 +126,14 @@ fn put_record(data: &str) -> Vec<u8> {
     )
 }
 
+/// A server with one ACTIVE single-shard stream, `h1`.
+async fn with_stream() -> Riffle {
+    let riffle = Riffle::start();
+    riffle.create_stream("h1", 1).await;
+    riffle.wait_active("h1").await;
+    riffle
+}
+
 fn sequence_number(response: &Response) -> String {
     let json: serde_json::Value = serde_json::from_str(&response.body).unwrap();
     json["SequenceNumber"].as_str().unwrap().to_owned()
@@ -133,9 +141,7 @@ fn sequence_number(response: &Response) -> String {
 
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order_in_one_connection() {
-    let riffle = Riffle::start();
-    riffle.create_stream("h1", 1).await;
-    riffle.wait_active("h1").await;
+    let riffle = with_stream().await;
     let mut connection = Reader::connect(&riffle).await;
     // Five requests in one write: four puts, then a read of the shard.
     let mut pipelined = Vec::new();
@@ -221,9 +227,7 @@ async fn answers_carry_the_headers_hyper_would_send() {
 
 #[tokio::test]
 async fn a_request_arriving_a_byte_at_a_time_is_answered() {
-    let riffle = Riffle::start();
-    riffle.create_stream("h1", 1).await;
-    riffle.wait_active("h1").await;
+    let riffle = with_stream().await;
     let mut connection = Reader::connect(&riffle).await;
     for byte in put_record("AA==") {
         connection.send(&[byte]).await;
@@ -238,9 +242,7 @@ async fn a_request_arriving_a_byte_at_a_time_is_answered() {
 /// connection as those before them, and the connection goes on serving.
 #[tokio::test]
 async fn requests_for_hyper_are_answered_on_the_same_connection() {
-    let riffle = Riffle::start();
-    riffle.create_stream("h1", 1).await;
-    riffle.wait_active("h1").await;
+    let riffle = with_stream().await;
     let mut connection = Reader::connect(&riffle).await;
     connection.send(&put_record("AA==")).await;
     assert_eq!(connection.next().await.status(), 200);
@@ -309,9 +311,7 @@ async fn requests_the_server_cannot_take_get_http_errors() {
 /// request under way sees its answer before the connection closes.
 #[tokio::test]
 async fn shutdown_closes_idle_connections_and_finishes_requests_under_way() {
-    let mut riffle = Riffle::start();
-    riffle.create_stream("h1", 1).await;
-    riffle.wait_active("h1").await;
+    let mut riffle = with_stream().await;
     let mut idle = Reader::connect(&riffle).await;
     idle.send(&put_record("AA==")).await;
     assert_eq!(idle.next().await.status(), 200);
@@ -366,9 +366,7 @@ async fn absolute_form_request_targets_are_served_by_path() {
 /// are held back before a write, still arrive whole and in order.
 #[tokio::test]
 async fn large_answers_and_long_pipelines_are_framed_right() {
-    let riffle = Riffle::start();
-    riffle.create_stream("h1", 1).await;
-    riffle.wait_active("h1").await;
+    let riffle = with_stream().await;
     for i in 0..40u8 {
         riffle
             .client
