@@ -167,12 +167,22 @@ impl Answered {
             .encode_slice(rand::rng().random::<[u8; 48]>(), &mut id2)
             .expect("48 bytes encode to 64");
         visit(&ID_2_HEADER, &id2[..len]);
+        // A browser refuses an answer that names its allowed origin twice,
+        // so where the answer sets a CORS header itself (a preflight),
+        // the common one gives way.
+        let extra = |name: &HeaderName| self.answer.extra_headers.iter().any(|(n, _)| n == name);
         if self.cors {
-            visit(&header::ACCESS_CONTROL_ALLOW_ORIGIN, b"*");
-            visit(
-                &header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                b"x-amzn-RequestId,x-amz-id-2",
-            );
+            for (name, value) in [
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, &b"*"[..]),
+                (
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    b"x-amzn-RequestId,x-amz-id-2",
+                ),
+            ] {
+                if !extra(&name) {
+                    visit(&name, value);
+                }
+            }
         }
         for (name, value) in &self.answer.extra_headers {
             visit(name, value.as_bytes());

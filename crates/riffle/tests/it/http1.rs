@@ -342,6 +342,30 @@ async fn shutdown_closes_idle_connections_and_finishes_requests_under_way() {
     );
 }
 
+/// A browser's preflight gets each CORS header once: a browser refuses an
+/// allowed origin named twice.
+#[tokio::test]
+async fn preflights_name_the_allowed_origin_once() {
+    let riffle = Riffle::start();
+    let mut connection = Reader::connect(&riffle).await;
+    connection
+        .send(
+            b"OPTIONS / HTTP/1.1\r\nHost: localhost\r\nOrigin: http://example.com\r\n\
+              Access-Control-Request-Method: POST\r\n\
+              Access-Control-Request-Headers: content-type,x-amz-target\r\n\r\n",
+        )
+        .await;
+    let preflight = connection.next().await;
+    assert_eq!(preflight.status(), 200, "{preflight:?}");
+    let count = |name: &str| preflight.headers.iter().filter(|(n, _)| n == name).count();
+    assert_eq!(count("access-control-allow-origin"), 1, "{preflight:?}");
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        preflight.header("access-control-allow-headers"),
+        Some("content-type,x-amz-target")
+    );
+}
+
 /// A request line naming the whole URL (as to a proxy) is served as if it
 /// named only the path.
 #[tokio::test]
