@@ -34,7 +34,7 @@ use crate::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT};
 /// How a connection left this module.
 #[derive(Debug)]
 pub(crate) enum Ended {
-    /// Closed: by the client, a timeout, an I/O error or shutdown.
+    /// Closed: by the client, a timeout or shutdown (I/O errors are `Err`).
     Closed,
     /// A request this module does not take arrived: hyper serves the
     /// connection from here, starting with these bytes (already read).
