@@ -402,17 +402,7 @@ async fn large_answers_and_long_pipelines_are_framed_right() {
             .await
             .unwrap();
     }
-    let iterator = riffle
-        .client
-        .get_shard_iterator()
-        .stream_name("h1")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator
-        .unwrap();
+    let iterator = riffle.trim_horizon("h1", "shardId-000000000000").await;
     let get_records = request(
         "GetRecords",
         &format!(r#"{{"ShardIterator":"{iterator}"}}"#),

@@ -213,14 +213,9 @@ impl Riffle {
             .collect()
     }
 
-    /// Reads a shard from TRIM_HORIZON to its current end.
-    pub(crate) async fn read_all(
-        &self,
-        stream: &str,
-        shard: &str,
-    ) -> Vec<aws_sdk_kinesis::types::Record> {
-        let mut iterator = self
-            .client
+    /// A TRIM_HORIZON iterator for a shard.
+    pub(crate) async fn trim_horizon(&self, stream: &str, shard: &str) -> String {
+        self.client
             .get_shard_iterator()
             .stream_name(stream)
             .shard_id(shard)
@@ -229,7 +224,16 @@ impl Riffle {
             .await
             .expect("iterator")
             .shard_iterator
-            .expect("iterator present");
+            .expect("iterator present")
+    }
+
+    /// Reads a shard from TRIM_HORIZON to its current end.
+    pub(crate) async fn read_all(
+        &self,
+        stream: &str,
+        shard: &str,
+    ) -> Vec<aws_sdk_kinesis::types::Record> {
+        let mut iterator = self.trim_horizon(stream, shard).await;
         let mut records = Vec::new();
         loop {
             let page = self
