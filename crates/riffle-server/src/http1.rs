@@ -453,4 +453,131 @@ mod tests {
         endless.push(b'a');
         assert_eq!(sort(&endless), Ok(None));
     }
+
+    /// The connection timeouts, on one end of an in-memory pipe, with time
+    /// paused: tokio moves the clock straight to the next timer whenever
+    /// every task waits, so each test takes milliseconds, and a deadline
+    /// that fires early or late by more than `SLACK` fails it.
+    mod timeouts {
+        use std::time::Duration;
+
+        use riffle_engine::{Clock, EngineConfig};
+        use riffle_store::Durability;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+        use super::*;
+
+        const SLACK: Duration = Duration::from_millis(10);
+
+        /// The server's end of a pipe, and what it serves.
+        struct Served {
+            stream: DuplexStream,
+            engine: Engine,
+            _dir: tempfile::TempDir,
+        }
+
+        /// A client's end of a pipe, and the server's.
+        fn pipe() -> (DuplexStream, Served) {
+            let dir = tempfile::tempdir().unwrap();
+            let engine = Engine::open_local(
+                dir.path(),
+                EngineConfig::default(),
+                Durability::None,
+                Clock::System,
+            )
+            .unwrap();
+            let (client, stream) = tokio::io::duplex(64 << 10);
+            let served = Served {
+                stream,
+                engine,
+                _dir: dir,
+            };
+            (client, served)
+        }
+
+        /// Serves `served` and asserts the connection is still open
+        /// `SLACK` before `open_for` and closed `SLACK` after it.
+        async fn closes_after(served: &mut Served, open_for: Duration) {
+            let (_stop, mut shutdown) = watch::channel(false);
+            let serving = serve(&mut served.stream, &served.engine, &mut shutdown);
+            tokio::pin!(serving);
+            let early = tokio::time::timeout(open_for - SLACK, &mut serving).await;
+            assert!(early.is_err(), "closed before {open_for:?}: {early:?}");
+            let ended = tokio::time::timeout(SLACK * 2, &mut serving)
+                .await
+                .unwrap_or_else(|_| panic!("still open {SLACK:?} after {open_for:?}"))
+                .unwrap();
+            assert!(matches!(ended, Ended::Closed), "{ended:?}");
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_unfinished_head_is_given_the_header_timeout() {
+            let (mut client, mut served) = pipe();
+            client
+                .write_all(b"POST / HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+            closes_after(&mut served, HEADER_READ_TIMEOUT).await;
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_unfinished_body_is_given_the_body_timeout() {
+            let (mut client, mut served) = pipe();
+            client
+                .write_all(&post("Content-Length: 10\r\n"))
+                .await
+                .unwrap();
+            client.write_all(b"{\"Li").await.unwrap();
+            closes_after(&mut served, BODY_READ_TIMEOUT).await;
+        }
+
+        /// A head sent a byte a second does not keep the connection past
+        /// the header timeout: it runs from the last answer, not from the
+        /// last byte.
+        #[tokio::test(start_paused = true)]
+        async fn a_trickled_head_does_not_move_the_deadline() {
+            let (mut client, mut served) = pipe();
+            let head = post("Content-Length: 2\r\n");
+            assert!(head.len() as u64 > HEADER_READ_TIMEOUT.as_secs());
+            let trickle = tokio::spawn(async move {
+                for byte in head {
+                    client.write_all(&[byte]).await.unwrap();
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+            closes_after(&mut served, HEADER_READ_TIMEOUT).await;
+            trickle.abort();
+        }
+
+        /// The header timeout restarts with each answer: a connection that
+        /// sends a request every 20 s stays open, and closes 30 s after its
+        /// last answer.
+        #[tokio::test(start_paused = true)]
+        async fn each_answer_restarts_the_header_timeout() {
+            let (mut client, mut served) = pipe();
+            let request = b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\n\
+                Content-Type: application/x-amz-json-1.1\r\nX-Amz-Date: 20261122T000000Z\r\n\
+                Authorization: AWS4-HMAC-SHA256 Credential=a/20261122/us-east-1/kinesis/aws4_request, \
+                SignedHeaders=host, Signature=0\r\nContent-Length: 2\r\n\r\n{}";
+            let pause = HEADER_READ_TIMEOUT * 2 / 3;
+            let requests = tokio::spawn(async move {
+                let mut answers = Vec::new();
+                for _ in 0..3 {
+                    client.write_all(request).await.unwrap();
+                    let mut chunk = [0; 4096];
+                    let n = client.read(&mut chunk).await.unwrap();
+                    answers.push(String::from_utf8_lossy(&chunk[..n]).into_owned());
+                    tokio::time::sleep(pause).await;
+                }
+                (client, answers)
+            });
+            // Open through three requests 20 s apart, then the timeout.
+            closes_after(&mut served, pause * 2 + HEADER_READ_TIMEOUT).await;
+            let (_client, answers) = requests.await.unwrap();
+            assert_eq!(answers.len(), 3);
+            for answer in answers {
+                assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+            }
+        }
+    }
 }
