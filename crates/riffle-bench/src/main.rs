@@ -382,6 +382,23 @@ impl Default for Latencies {
     }
 }
 
+/// Waits for every client's task, then adds up their counts and merges
+/// their latencies. Merging a client's histogram (about half a megabyte)
+/// while others are still sending would hold up the thread they share.
+async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<(u64, Latencies)>>>,
+) -> anyhow::Result<(u64, Latencies)> {
+    let mut done = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        done.push(task.await??);
+    }
+    let mut latencies = Latencies::default();
+    for (_, client) in &done {
+        latencies.merge(client);
+    }
+    Ok((done.iter().map(|(count, _)| count).sum(), latencies))
+}
+
 impl Latencies {
     fn record(&mut self, elapsed: Duration) {
         self.record_micros(elapsed.as_micros() as u64);
@@ -656,13 +673,7 @@ async fn put_records(endpoint: SocketAddr, args: PutRecordsArgs) -> anyhow::Resu
             anyhow::Ok((n, latencies))
         }));
     }
-    let mut batches = 0;
-    let mut latencies = Latencies::default();
-    for task in tasks {
-        let (n, l) = task.await??;
-        batches += n;
-        latencies.merge(&l);
-    }
+    let (batches, latencies) = gather(tasks).await?;
     let elapsed = started.elapsed().as_secs_f64();
     if !keep {
         delete_stream(endpoint, &stream).await;
@@ -769,21 +780,22 @@ async fn put_record(endpoint: SocketAddr, args: PutRecordArgs) -> anyhow::Result
     let data = Arc::new(payload(record_bytes));
     let sent = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    // Every client connects before the clock starts: a paced schedule must
-    // not begin with its first requests already late.
+    // Every client connects, and has its histogram, before the clock
+    // starts: a paced schedule must not begin with its first requests
+    // already late.
     let mut connections = Vec::with_capacity(clients);
     for _ in 0..clients {
-        connections.push(BareConnection::open(endpoint, "PutRecord").await?);
+        let connection = BareConnection::open(endpoint, "PutRecord").await?;
+        connections.push((connection, Latencies::default()));
     }
     let started = Instant::now();
     let measured_from = started + Duration::from_secs(warmup_seconds);
     let deadline = measured_from + Duration::from_secs(seconds);
     // Client `c`'s request `n` is due at (n × clients + c) / rate seconds.
     let spacing = rate.map(|rate| Duration::from_secs_f64(1.0 / rate.max(1) as f64));
-    for (client, mut connection) in connections.into_iter().enumerate() {
+    for (client, (mut connection, mut latencies)) in connections.into_iter().enumerate() {
         let (stream, data, sent) = (stream.clone(), data.clone(), sent.clone());
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Latencies::default();
             // Requests sent, and those of them measured (past the warm-up).
             let (mut n, mut measured) = (0u64, 0u64);
             loop {
@@ -833,13 +845,7 @@ async fn put_record(endpoint: SocketAddr, args: PutRecordArgs) -> anyhow::Result
             anyhow::Ok((measured, latencies))
         }));
     }
-    let mut requests = 0;
-    let mut latencies = Latencies::default();
-    for task in tasks {
-        let (n, l) = task.await??;
-        requests += n;
-        latencies.merge(&l);
-    }
+    let (requests, latencies) = gather(tasks).await?;
     let elapsed = measured_from.elapsed().as_secs_f64();
     delete_stream(endpoint, &stream).await;
     Ok(Report {
