@@ -383,7 +383,7 @@ impl Default for Latencies {
 }
 
 /// Waits for every client's task, then adds up their counts and merges
-/// their latencies. Merging a client's histogram (about half a megabyte)
+/// their latencies. Merging a client's histogram (about 190 KB)
 /// while others are still sending would hold up the thread they share.
 async fn gather(
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<(u64, Latencies)>>>,
