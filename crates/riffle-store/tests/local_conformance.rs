@@ -301,6 +301,8 @@ fn open_without_timed_checkpoints(dir: &Path) -> LocalLogStore {
         LocalConfig {
             durability: Durability::Sync,
             checkpoint_interval: std::time::Duration::from_secs(3600),
+            // Writeback passes may checkpoint too (`Journal::prepare_next_file`).
+            writeback_pace: std::time::Duration::from_secs(3600),
             ..LocalConfig::default()
         },
     )
@@ -462,6 +464,78 @@ async fn the_journal_is_checkpointed_on_a_timer() {
     drop(store);
     let store = open_without_timed_checkpoints(dir.path());
     assert_eq!(read_all(&store).len(), 3);
+}
+
+/// The first journal file after a start is empty (making one full of zeros
+/// would slow the start), so rounds extend it. Between checkpoints the
+/// spare is written ahead a piece at a time, not in one long write the
+/// rounds' flushes would queue behind, and once it can take the rounds they
+/// move to it without waiting for the checkpoint interval. What they wrote
+/// to the first file survives a crash.
+#[tokio::test]
+async fn rounds_move_off_the_first_file_once_the_spare_is_written_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let spare = dir.path().join("journal/spare.wal");
+    let pass = std::time::Duration::from_millis(100);
+    let store = LocalLogStore::open(
+        dir.path(),
+        LocalConfig {
+            durability: Durability::Sync,
+            checkpoint_interval: std::time::Duration::from_secs(3600),
+            writeback_pace: pass,
+            ..LocalConfig::default()
+        },
+    )
+    .unwrap();
+    std::thread::sleep(3 * pass);
+    assert!(!spare.exists(), "an idle journal writes nothing ahead");
+    let store = append_n(store, 3).await;
+    let first = journal_files(dir.path());
+    assert_eq!(first.len(), 1);
+    assert!(first[0].ends_with("00000000000000000000.wal"));
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let spare_len = || std::fs::metadata(&spare).map_or(0, |m| m.len());
+    while spare_len() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no spare was written");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let first_piece = spare_len();
+    assert!(
+        first_piece < 1 << 20,
+        "the spare is written in pieces, not all at once ({first_piece} bytes)"
+    );
+    // The checkpoint makes the next file before it retires the first.
+    while first[0].exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rounds never left the first file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let files = journal_files(dir.path());
+    assert_eq!(files.len(), 1, "the first file was retired: {files:?}");
+    let written_ahead = std::fs::metadata(&files[0]).unwrap().len();
+    assert!(
+        written_ahead >= 1 << 20,
+        "rounds moved to a file written ahead ({written_ahead} bytes)"
+    );
+    let log = store.open_shard(KEY).unwrap();
+    append_one(&*log, b"after").await;
+    assert_eq!(
+        std::fs::metadata(&files[0]).unwrap().len(),
+        written_ahead,
+        "rounds write over the zeros"
+    );
+    // A crash: no clean shutdown, and the segment loses what the last
+    // writeback pass may not have written.
+    drop(log);
+    drop(store);
+    let store = open_without_timed_checkpoints(dir.path());
+    assert_eq!(
+        read_all(&store),
+        ["record-0", "record-1", "record-2", "after"]
+    );
 }
 
 /// A checkpoint writes the next journal file (here a new one: there is no
