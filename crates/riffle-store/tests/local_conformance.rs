@@ -527,8 +527,7 @@ async fn rounds_move_off_the_first_file_once_the_spare_is_written_ahead() {
         written_ahead,
         "rounds write over the zeros"
     );
-    // A crash: no clean shutdown, and the segment loses what the last
-    // writeback pass may not have written.
+    // A crash: no clean shutdown, so the next start replays the journal.
     drop(log);
     drop(store);
     let store = open_without_timed_checkpoints(dir.path());
