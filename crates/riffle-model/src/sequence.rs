@@ -73,20 +73,35 @@ impl SequenceNumber {
 }
 
 /// Renders many sequence numbers, writing the epoch and shard digits only
-/// when they change: a response's records come shard by shard, so mostly
-/// only the offset's digits are new.
+/// for a shard not rendered lately. A PutRecords response lists its records
+/// in request order, spread over the stream's shards, so the texts of the
+/// last few shards are kept: with one, three of four records of a 4-shard
+/// stream rendered every digit.
 #[derive(Clone, Debug)]
 pub struct SequenceTexts {
-    /// The epoch and shard index `text` holds the digits of.
-    prefix_of: Option<(u64, u32)>,
+    recent: [RecentText; RECENT_SHARDS],
+    /// The slot the next shard not among them replaces.
+    next: usize,
+}
+
+const RECENT_SHARDS: usize = 8;
+
+/// A text rendered lately, with the epoch and shard index whose digits it
+/// holds.
+#[derive(Clone, Copy, Debug)]
+struct RecentText {
+    of: Option<(u64, u32)>,
     text: [u8; SEQUENCE_DIGITS],
 }
 
 impl Default for SequenceTexts {
     fn default() -> Self {
         SequenceTexts {
-            prefix_of: None,
-            text: [b'0'; SEQUENCE_DIGITS],
+            recent: [RecentText {
+                of: None,
+                text: [b'0'; SEQUENCE_DIGITS],
+            }; RECENT_SHARDS],
+            next: 0,
         }
     }
 }
@@ -94,16 +109,26 @@ impl Default for SequenceTexts {
 impl SequenceTexts {
     /// `sequence.text()`.
     pub fn text(&mut self, sequence: &SequenceNumber) -> FixedText<SEQUENCE_DIGITS> {
-        if self.prefix_of != Some((sequence.epoch, sequence.shard_index)) {
-            self.prefix_of = Some((sequence.epoch, sequence.shard_index));
-            self.text = sequence.text().0;
-        } else {
-            write_padded(
-                &mut self.text[SEQUENCE_DIGITS - OFFSET_DIGITS..],
-                sequence.offset,
-            );
-        }
-        FixedText(self.text)
+        let prefix = Some((sequence.epoch, sequence.shard_index));
+        let slot = match self.recent.iter().position(|recent| recent.of == prefix) {
+            Some(slot) => {
+                write_padded(
+                    &mut self.recent[slot].text[SEQUENCE_DIGITS - OFFSET_DIGITS..],
+                    sequence.offset,
+                );
+                slot
+            }
+            None => {
+                let slot = self.next;
+                self.next = (slot + 1) % RECENT_SHARDS;
+                self.recent[slot] = RecentText {
+                    of: prefix,
+                    text: sequence.text().0,
+                };
+                slot
+            }
+        };
+        FixedText(self.recent[slot].text)
     }
 }
 
@@ -156,10 +181,11 @@ mod tests {
         #[test]
         fn texts_rendered_in_a_row_are_each_numbers_text(
             sequences in proptest::collection::vec(
-                (0u64..3, 0u32..3, any::<u64>()).prop_map(|(epoch, shard_index, offset)| {
+                // More shards than it keeps texts of, so that some are replaced.
+                (0u64..3, 0u32..4, any::<u64>()).prop_map(|(epoch, shard_index, offset)| {
                     SequenceNumber { epoch, shard_index, offset }
                 }),
-                0..20,
+                0..40,
             ),
         ) {
             let mut texts = SequenceTexts::default();

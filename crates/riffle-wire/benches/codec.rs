@@ -133,6 +133,20 @@ fn rendering(c: &mut Criterion) {
             }
         })
     });
+    // A PutRecords response's worth: records in request order, so their
+    // shards interleave.
+    c.bench_function("sequence_number_texts_500_over_4_shards", |b| {
+        b.iter(|| {
+            let mut texts = SequenceTexts::default();
+            for offset in 0..500u64 {
+                black_box(texts.text(&SequenceNumber {
+                    shard_index: (offset.wrapping_mul(2_654_435_761) >> 7) as u32 % 4,
+                    offset: sequence.offset + offset,
+                    ..sequence
+                }));
+            }
+        })
+    });
     let payload = vec![b'x'; 64 * 1024];
     c.bench_function("event_frame_64KiB", |b| {
         b.iter(|| {

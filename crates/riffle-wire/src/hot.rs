@@ -81,10 +81,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOnly<T> {
 pub fn accepts(operation: &str, body: &[u8], format: Format) -> bool {
     use crate::ops::{get_records, put_record, put_records};
     match (operation, format) {
-        ("PutRecords", Format::Json) => {
-            json::<put_records::Request<Text<'_>, crate::json::Base64Text<'_>>>(body)
-                .is_some_and(|request| put_records::decode_data(&request).is_some())
-        }
+        ("PutRecords", Format::Json) => put_records::hot_json(body)
+            .is_some_and(|request| put_records::decode_data(&request).is_some()),
         ("PutRecords", Format::Cbor) => {
             cbor::<put_records::Request<Text<'_>, crate::cbor::RawBytes<'_>>>(body).is_some()
         }

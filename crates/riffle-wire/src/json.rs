@@ -48,7 +48,18 @@ impl<'de> Deserialize<'de> for Blob {
 #[derive(Debug)]
 pub(crate) struct Base64Text<'a>(Cow<'a, [u8]>);
 
-impl Base64Text<'_> {
+impl<'a> Base64Text<'a> {
+    /// Base64 text borrowed from a body, as it stands between its quotes.
+    pub(crate) fn borrowed(text: &'a [u8]) -> Base64Text<'a> {
+        Base64Text(Cow::Borrowed(text))
+    }
+
+    /// The text as it stood in the body.
+    #[cfg(test)]
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The decoded length, if the text's length and padding can be base64.
     pub(crate) fn decoded_len(&self) -> Option<usize> {
         base64_simd::STANDARD.decoded_length(&self.0).ok()
@@ -93,12 +104,13 @@ pub(crate) fn decode_all<'t>(
     for blob in blobs.clone() {
         lens.push(blob?.decoded_len()?);
     }
-    let mut decoded = vec![0; lens.iter().sum()];
-    let mut at = 0;
-    for (blob, len) in blobs.zip(&lens) {
-        let out = base64_simd::Out::from_slice(&mut decoded[at..at + len]);
-        base64_simd::STANDARD.decode(&blob?.0, out).ok()?;
-        at += len;
+    // Appended to, not zeroed first: the zeros were 4% of PutRecords'
+    // instructions (callgrind).
+    let mut decoded = Vec::with_capacity(lens.iter().sum());
+    for blob in blobs {
+        base64_simd::STANDARD
+            .decode_append(&blob?.0, &mut decoded)
+            .ok()?;
     }
     Some((decoded, lens))
 }

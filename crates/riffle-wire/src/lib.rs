@@ -35,6 +35,7 @@ pub mod model;
 pub mod operation;
 pub mod ops;
 pub mod protocol;
+mod scan;
 pub mod validate;
 
 pub use dispatch::{Reply, dispatch};

@@ -1,5 +1,6 @@
 //! PutRecords.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use riffle_engine::Engine;
@@ -13,6 +14,7 @@ use crate::error::{AwsError, throttled_message};
 use crate::hot::{self, HotRequest, MapOnly, Rule, StreamRules, Text, text};
 use crate::json::{Base64Text, Blob, Digits, decode_all, push_key, push_plain, push_text};
 use crate::protocol::Format;
+use crate::scan::{Scanner, first};
 use riffle_model::sequence::{SEQUENCE_DIGITS, SequenceTexts};
 use riffle_model::shard_id::SHARD_ID_LEN;
 
@@ -139,7 +141,7 @@ pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsE
 pub(crate) async fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Vec<u8>, AwsError>> {
     Some(match hot::format() {
         Format::Json => {
-            let request = hot::json::<Request<Text<'_>, Base64Text<'_>>>(body)?;
+            let request = hot_json(body)?;
             let (decoded, lens) = decode_data(&request)?;
             execute(engine, &request, &split(&decoded, &lens)).await
         }
@@ -148,6 +150,71 @@ pub(crate) async fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Ve
             execute(engine, &request, &blobs(&request)).await
         }
     })
+}
+
+/// The hot JSON decode: the usual body scanned ([`scan_json`]), anything
+/// else decoded by serde; `None` if the request is not one the hot path takes.
+pub(crate) fn hot_json(body: &[u8]) -> Option<Request<Text<'_>, Base64Text<'_>>> {
+    match scan_json(body) {
+        Some(request) => Some(request).filter(HotRequest::accepted),
+        None => hot::json(body),
+    }
+}
+
+/// The usual PutRecords body, scanned without serde ([`crate::scan`]): the
+/// request serde would decode, or `None` to leave the body to serde.
+fn scan_json(body: &[u8]) -> Option<Request<Text<'_>, Base64Text<'_>>> {
+    // A guess at the record count that never asks for more than the most a
+    // request may hold; a longer list just grows.
+    const RECORDS_MAX: usize = 500;
+    let mut request = Request {
+        records: None,
+        stream_name: None,
+        stream_arn: None,
+        stream_id: None,
+        dry_run: None,
+    };
+    let mut scanner = Scanner::new(body);
+    scanner.object(|key, scanner| {
+        let slot = match key {
+            b"StreamName" => &mut request.stream_name,
+            b"StreamARN" => &mut request.stream_arn,
+            b"StreamId" => &mut request.stream_id,
+            b"Records" => {
+                let mut records = Vec::with_capacity(RECORDS_MAX.min(body.len() / 16));
+                scanner.array(|scanner| {
+                    records.push(MapOnly(scan_entry(scanner)?));
+                    Some(())
+                })?;
+                return first(&mut request.records, records);
+            }
+            _ => return None,
+        };
+        first(slot, Text(Cow::Borrowed(scanner.text()?)))
+    })?;
+    scanner.end()?;
+    Some(request)
+}
+
+fn scan_entry<'a>(scanner: &mut Scanner<'a>) -> Option<Entry<Text<'a>, Base64Text<'a>>> {
+    let mut entry = Entry {
+        data: None,
+        explicit_hash_key: None,
+        partition_key: None,
+    };
+    scanner.object(|key, scanner| match key {
+        b"Data" => first(&mut entry.data, Base64Text::borrowed(scanner.raw_string()?)),
+        b"PartitionKey" => first(
+            &mut entry.partition_key,
+            Text(Cow::Borrowed(scanner.text()?)),
+        ),
+        b"ExplicitHashKey" => first(
+            &mut entry.explicit_hash_key,
+            Text(Cow::Borrowed(scanner.text()?)),
+        ),
+        _ => None,
+    })?;
+    Some(entry)
 }
 
 /// Each record's data, already decoded (absent data is refused before this).
@@ -330,6 +397,140 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    type Contents = (
+        Option<Vec<(Option<Vec<u8>>, Option<String>, Option<String>)>>,
+        [Option<String>; 3],
+        Option<bool>,
+    );
+
+    /// Everything a hot request holds, to compare two decodes of one body.
+    fn contents(request: &Request<Text<'_>, Base64Text<'_>>) -> Contents {
+        let text = |t: &Option<Text<'_>>| t.as_ref().map(|t| t.0.to_string());
+        (
+            request.records.as_ref().map(|records| {
+                records
+                    .iter()
+                    .map(|entry| {
+                        (
+                            entry.data.as_ref().map(|d| d.raw().to_vec()),
+                            text(&entry.partition_key),
+                            text(&entry.explicit_hash_key),
+                        )
+                    })
+                    .collect()
+            }),
+            [
+                text(&request.stream_name),
+                text(&request.stream_arn),
+                text(&request.stream_id),
+            ],
+            request.dry_run,
+        )
+    }
+
+    #[test]
+    fn the_scanner_takes_the_usual_bodies() {
+        for body in [
+            r#"{"StreamName":"s","Records":[{"PartitionKey":"k","Data":"QUJD"}]}"#,
+            "{ \"Records\" : [ {\"Data\":\"\",\"ExplicitHashKey\":\"7\",\"PartitionKey\":\"é\"} ,\n{\"Data\":\"QQ==\",\"PartitionKey\":\"b\"} ],\r\n\t\"StreamARN\":\"arn:aws:kinesis:us-east-1:000000000000:stream/s\" }",
+            r#"{"StreamId":"i","Records":[]}"#,
+        ] {
+            let scanned = scan_json(body.as_bytes()).expect(body);
+            let serde: Request<Text<'_>, Base64Text<'_>> =
+                serde_json::from_slice(body.as_bytes()).unwrap();
+            assert_eq!(contents(&scanned), contents(&serde), "{body}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3_000, .. Default::default() })]
+        /// Whatever the scanner takes, serde decodes to the same request: it
+        /// may leave more to serde, never read a body differently.
+        #[test]
+        fn whatever_the_scanner_takes_serde_reads_the_same(body in arbitrary_body()) {
+            if let Some(scanned) = scan_json(body.as_bytes()) {
+                let serde = serde_json::from_slice::<Request<Text<'_>, Base64Text<'_>>>(body.as_bytes());
+                proptest::prop_assert!(serde.is_ok(), "serde refused {body}: {:?}", serde.err());
+                proptest::prop_assert_eq!(contents(&scanned), contents(&serde.unwrap()), "{}", body);
+            }
+        }
+    }
+
+    #[test]
+    fn the_generated_bodies_are_both_taken_and_left_to_serde() {
+        use proptest::strategy::{Strategy, ValueTree};
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = arbitrary_body();
+        let taken = (0..1_000)
+            .filter(|_| {
+                let body = strategy.new_tree(&mut runner).unwrap().current();
+                scan_json(body.as_bytes()).is_some()
+            })
+            .count();
+        // Else the property above would hold for want of cases.
+        assert!((100..900).contains(&taken), "{taken} of 1,000 taken");
+    }
+
+    /// JSON bodies shaped like PutRecords requests, usual and not: members
+    /// in any order, repeated or unknown; values of every kind; escapes,
+    /// control characters, odd whitespace and a stray comma.
+    fn arbitrary_body() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let space = prop::sample::select(vec!["", "", " ", "\n", "\t ", "\r\n", "\u{c}"]);
+        let string = prop::sample::select(vec![
+            r#""a""#,
+            r#""QUJD""#,
+            r#""QQ==""#,
+            r#""""#,
+            r#""é""#,
+            r#""a\"b""#,
+            r#""\u0041""#,
+            "\"a\u{1}\"",
+            r#""*""#,
+        ]);
+        let other = prop::sample::select(vec!["null", "1", "true", "{}", "[]"]);
+        let value =
+            prop_oneof![8 => string.prop_map(str::to_owned), 1 => other.prop_map(str::to_owned)];
+        let entry_key = prop::sample::select(vec![
+            "Data",
+            "PartitionKey",
+            "ExplicitHashKey",
+            "Data",
+            "PartitionKey",
+            "Other",
+            "Dat\\u0061",
+        ]);
+        let entry = prop::collection::vec((entry_key, value.clone(), space.clone()), 0..4)
+            .prop_map(|members| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .map(|(key, value, space)| format!("{space}\"{key}\"{space}:{value}"))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            });
+        let records = prop::collection::vec(prop_oneof![9 => entry, 1 => value.clone()], 0..4)
+            .prop_map(|entries| format!("[{}]", entries.join(",")));
+        let top_key = prop::sample::select(vec![
+            "StreamName",
+            "StreamARN",
+            "StreamId",
+            "Records",
+            "Records",
+            "DryRun",
+            "Other",
+        ]);
+        let member_value = prop_oneof![3 => records, 2 => value];
+        let top = prop::collection::vec((top_key, member_value, space.clone()), 0..4);
+        let stray_comma = prop::sample::select(vec!["", "", "", "", "", "", "", "", "", ","]);
+        (top, space.clone(), space, stray_comma).prop_map(|(members, lead, trail, comma)| {
+            let members: Vec<String> = members
+                .into_iter()
+                .map(|(key, value, space)| format!("\"{key}\":{space}{value}"))
+                .collect();
+            format!("{lead}{{{}{comma}}}{trail}", members.join(","))
+        })
     }
 
     #[test]

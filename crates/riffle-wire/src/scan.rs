@@ -1,0 +1,235 @@
+//! A strict scanner for the usual shape of a hot JSON request: objects,
+//! arrays and strings without escapes, everything borrowed from the body.
+//!
+//! serde_json's typed decode spends most of its time per member, not per
+//! byte: identifying each key, validating each string's UTF-8, and the
+//! visitor calls around both. For PutRecords that was about 1,350
+//! instructions a record before its data was decoded (callgrind, 500 × 100
+//! B). This scanner finds a string's end with one `memchr` and compares
+//! keys as bytes.
+//!
+//! It gives up (`None`) on anything unusual: an escape, a number, `true`,
+//! `null`, an unknown or repeated member. The caller then hands the body to
+//! serde, which handles all of JSON. So the scanner only has to agree with
+//! serde on the bodies it takes, never to take more: a property test in
+//! `ops::put_records` holds it to that.
+
+/// A position in a JSON body.
+pub(crate) struct Scanner<'a> {
+    body: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(body: &'a [u8]) -> Scanner<'a> {
+        Scanner { body, at: 0 }
+    }
+
+    /// The next byte that is not JSON whitespace, left in place.
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(&byte) = self.body.get(self.at) {
+            if !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(byte);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    /// The next byte that is not JSON whitespace, taken.
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.next()? == byte).then_some(())
+    }
+
+    /// A string's bytes between its quotes, if it has no escape. They are
+    /// not checked further: the base64 decoder refuses any byte of record
+    /// data outside its alphabet.
+    pub(crate) fn raw_string(&mut self) -> Option<&'a [u8]> {
+        self.expect(b'"')?;
+        let rest = &self.body[self.at..];
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        self.at += len + 1;
+        Some(&rest[..len])
+    }
+
+    /// The bytes up to the next quote, for a key. An escape is not looked
+    /// for: a key is only ever compared with names that have none, so one
+    /// with an escape (or cut short at an escaped quote) matches no name.
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.expect(b'"')?;
+        let rest = &self.body[self.at..];
+        let len = memchr::memchr(b'"', rest)?;
+        self.at += len + 1;
+        Some(&rest[..len])
+    }
+
+    /// A string member's text, if it has no escape and no control
+    /// character (which JSON does not allow raw in a string) and is valid
+    /// UTF-8: serde refuses the last two.
+    pub(crate) fn text(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let rest = &self.body[self.at..];
+        let len = memchr::memchr(b'"', rest)?;
+        let text = &rest[..len];
+        // No early exit, so that it compiles to a few vector compares.
+        let plain = text.iter().fold(true, |plain, &byte| {
+            plain & (byte >= 0x20) & (byte != b'\\')
+        });
+        if !plain {
+            return None;
+        }
+        self.at += len + 1;
+        std::str::from_utf8(text).ok()
+    }
+
+    /// Walks an object: `member` gets each key (its raw bytes) and must
+    /// take the value that follows.
+    pub(crate) fn object(
+        &mut self,
+        mut member: impl FnMut(&'a [u8], &mut Scanner<'a>) -> Option<()>,
+    ) -> Option<()> {
+        self.expect(b'{')?;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.key()?;
+            self.expect(b':')?;
+            member(key, self)?;
+            match self.next()? {
+                b',' => {}
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Walks an array: `element` must take each element.
+    pub(crate) fn array(
+        &mut self,
+        mut element: impl FnMut(&mut Scanner<'a>) -> Option<()>,
+    ) -> Option<()> {
+        self.expect(b'[')?;
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            match self.next()? {
+                b',' => {}
+                b']' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Nothing but whitespace is left.
+    pub(crate) fn end(mut self) -> Option<()> {
+        self.peek().is_none().then_some(())
+    }
+}
+
+/// Sets a member seen for the first time (serde refuses a repeated one).
+pub(crate) fn first<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(body: &str) -> Option<Vec<String>> {
+        let mut scanner = Scanner::new(body.as_bytes());
+        let mut seen = Vec::new();
+        scanner.object(|key, scanner| {
+            seen.push(String::from_utf8(key.to_vec()).unwrap());
+            if scanner.peek()? == b'[' {
+                scanner.array(|scanner| {
+                    seen.push(scanner.text()?.to_owned());
+                    Some(())
+                })
+            } else {
+                seen.push(scanner.text()?.to_owned());
+                Some(())
+            }
+        })?;
+        scanner.end()?;
+        Some(seen)
+    }
+
+    #[test]
+    fn takes_objects_arrays_and_plain_strings_with_any_whitespace() {
+        assert_eq!(
+            strings(" {\"a\" :\t\"x\",\r\n\"b\":[ \"y\" , \"é\" ],\"c\":[]} \n"),
+            Some(
+                vec!["a", "x", "b", "y", "é", "c"]
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
+            )
+        );
+        assert_eq!(strings("{}"), Some(vec![]));
+    }
+
+    #[test]
+    fn leaves_everything_else_to_serde() {
+        for body in [
+            r#"{"a":"x\"y"}"#,
+            r#"{"a":"\u0041"}"#,
+            r#"{"a":1}"#,
+            r#"{"a":null}"#,
+            r#"{"a":true}"#,
+            r#"{"a":"x",}"#,
+            r#"{"a":["x",]}"#,
+            r#"{,"a":"x"}"#,
+            r#"{"a":"x"} x"#,
+            r#"{"a":"x"}{}"#,
+            r#"{"a":"x""#,
+            r#"{"a":"x"#,
+            r#"{"a" "x"}"#,
+            "{\"a\":\"x\u{1}\"}",
+            "\u{feff}{}",
+            "\x0c{}",
+            "[]",
+            "",
+        ] {
+            assert_eq!(strings(body), None, "{body}");
+        }
+        let invalid_utf8 = b"{\"a\":\"\xff\"}";
+        let mut scanner = Scanner::new(invalid_utf8);
+        assert!(scanner.object(|_, s| s.text().map(drop)).is_none());
+    }
+
+    #[test]
+    fn a_key_is_handed_over_raw_so_an_escaped_one_matches_no_name() {
+        assert_eq!(
+            strings(r#"{"Dat\u0061":"x"}"#),
+            Some(vec![r"Dat\u0061".to_owned(), "x".to_owned()])
+        );
+        // Cut short at the escaped quote, then no colon.
+        assert_eq!(strings(r#"{"a\"b":"x"}"#), None);
+    }
+
+    #[test]
+    fn a_repeated_member_is_refused() {
+        let mut slot = None;
+        assert_eq!(first(&mut slot, 1), Some(()));
+        assert_eq!(first(&mut slot, 2), None);
+        assert_eq!(slot, Some(1));
+    }
+}
