@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::dispatch::{decode, encode, engine_error, stream_ref};
 use crate::error::AwsError;
 use crate::hot::{self, HotRequest, Rule, StreamRules, Text, text};
-use crate::json::{Blob, Digits};
+use crate::json::{Blob, Digits, push_key, push_plain};
 use crate::protocol::Format;
 
 /// The request, with its strings as `S` (see `put_records::Request`).
@@ -142,9 +142,62 @@ async fn execute<S: AsRef<str>>(
         .put_record(&stream, entry)
         .await
         .map_err(|err| engine_error(engine, err))?;
-    encode(&Response {
+    let response = Response {
         shard_id: Digits(result.shard.text()),
         sequence_number: Digits(result.sequence.text()),
         encryption_type: encryption_type(engine, &stream),
-    })
+    };
+    match hot::format() {
+        Format::Json => Ok(response.to_json()),
+        Format::Cbor => encode(&response),
+    }
+}
+
+impl Response {
+    /// The JSON body, written directly as PutRecords' is: digits and fixed
+    /// names need no escaping, which serde's writer looked for byte by byte
+    /// (about 1,000 instructions a request). Equal to serde's output (tested).
+    fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.push(b'{');
+        let first = &mut true;
+        push_key(&mut out, first, "ShardId");
+        push_plain(&mut out, self.shard_id.0.as_str());
+        push_key(&mut out, first, "SequenceNumber");
+        push_plain(&mut out, self.sequence_number.0.as_str());
+        if let Some(encryption) = self.encryption_type {
+            push_key(&mut out, first, "EncryptionType");
+            push_plain(&mut out, encryption);
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riffle_model::ShardId;
+
+    #[test]
+    fn the_hand_written_json_equals_serdes() {
+        for encryption_type in [None, Some("KMS")] {
+            let response = Response {
+                shard_id: Digits(ShardId(7).text()),
+                sequence_number: Digits(
+                    SequenceNumber {
+                        epoch: 1_795_000_000_000,
+                        shard_index: 7,
+                        offset: 42,
+                    }
+                    .text(),
+                ),
+                encryption_type,
+            };
+            assert_eq!(
+                String::from_utf8(response.to_json()).unwrap(),
+                serde_json::to_string(&response).unwrap()
+            );
+        }
+    }
 }
