@@ -38,6 +38,18 @@ pub(crate) fn json<'a, T: Deserialize<'a> + HotRequest>(body: &'a [u8]) -> Optio
         .filter(HotRequest::accepted)
 }
 
+/// Decodes a JSON body with `scan`, a scanner for its usual shape
+/// ([`crate::scan`]), or with serde ([`json`]) where the scanner gives up.
+pub(crate) fn scanned_json<'a, T: Deserialize<'a> + HotRequest>(
+    body: &'a [u8],
+    scan: fn(&'a [u8]) -> Option<T>,
+) -> Option<T> {
+    match scan(body) {
+        Some(request) => Some(request).filter(HotRequest::accepted),
+        None => json(body),
+    }
+}
+
 /// Decodes a CBOR body (a map) into `T`, borrowing its strings and byte
 /// strings, if `T` accepts it.
 pub(crate) fn cbor<'a, T: Deserialize<'a> + HotRequest>(body: &'a [u8]) -> Option<T> {
@@ -86,7 +98,7 @@ pub fn accepts(operation: &str, body: &[u8], format: Format) -> bool {
         ("PutRecords", Format::Cbor) => {
             cbor::<put_records::Request<Text<'_>, crate::cbor::RawBytes<'_>>>(body).is_some()
         }
-        ("PutRecord", Format::Json) => json::<put_record::Request<Text<'_>>>(body).is_some(),
+        ("PutRecord", Format::Json) => put_record::hot_json(body).is_some(),
         ("PutRecord", Format::Cbor) => cbor::<put_record::Request<Text<'_>>>(body).is_some(),
         ("GetRecords", Format::Json) => json::<get_records::Request<Text<'_>>>(body).is_some(),
         ("GetRecords", Format::Cbor) => cbor::<get_records::Request<Text<'_>>>(body).is_some(),

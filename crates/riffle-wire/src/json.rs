@@ -18,6 +18,14 @@ impl AsRef<[u8]> for Blob {
     }
 }
 
+impl Blob {
+    /// A blob from base64 text as it stands in a body, if it decodes as
+    /// serde's path decodes it; that path phrases AWS's message if not.
+    pub(crate) fn from_base64(text: &[u8]) -> Option<Blob> {
+        base64_simd::STANDARD.decode_to_vec(text).ok().map(Blob)
+    }
+}
+
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Blob, D::Error> {
         struct BlobVisitor;

@@ -149,6 +149,72 @@ pub(crate) fn first<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     Some(())
 }
 
+/// JSON bodies shaped like hot requests, usual and not, for property tests
+/// that hold the scanner to serde.
+#[cfg(test)]
+pub(crate) mod arbitrary {
+    use proptest::prelude::*;
+    use proptest::strategy::{BoxedStrategy, ValueTree};
+
+    /// Fails unless `scanned` takes some of 1,000 bodies drawn from
+    /// `bodies` and leaves others: else a property over them would hold for
+    /// want of cases.
+    pub(crate) fn assert_both_kinds(
+        bodies: impl Strategy<Value = String>,
+        scanned: impl Fn(&str) -> bool,
+    ) {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let taken = (0..1_000)
+            .filter(|_| scanned(&bodies.new_tree(&mut runner).unwrap().current()))
+            .count();
+        assert!((100..900).contains(&taken), "{taken} of 1,000 taken");
+    }
+
+    /// A member's value: mostly strings (plain, base64, empty, non-ASCII,
+    /// escaped, with a control character), sometimes anything else.
+    pub(crate) fn value() -> BoxedStrategy<String> {
+        let string = prop::sample::select(vec![
+            r#""a""#,
+            r#""QUJD""#,
+            r#""QQ==""#,
+            r#""""#,
+            r#""é""#,
+            r#""a\"b""#,
+            r#""\u0041""#,
+            "\"a\u{1}\"",
+            r#""*""#,
+        ]);
+        let other = prop::sample::select(vec!["null", "1", "true", "{}", "[]"]);
+        prop_oneof![8 => string.prop_map(str::to_owned), 1 => other.prop_map(str::to_owned)].boxed()
+    }
+
+    /// An object of up to three members named from `keys` (so some repeat),
+    /// in any order, with odd whitespace around them (form feed is not JSON
+    /// whitespace) and sometimes a stray comma.
+    pub(crate) fn object(
+        keys: &[&'static str],
+        value: BoxedStrategy<String>,
+    ) -> BoxedStrategy<String> {
+        let space = || prop::sample::select(vec!["", "", " ", "\n", "\t ", "\r\n", "\u{c}"]);
+        let key = prop::sample::select(keys.to_vec());
+        let stray_comma = prop::sample::select(vec!["", "", "", "", "", "", "", "", "", ","]);
+        (
+            prop::collection::vec((key, value, space()), 0..4),
+            space(),
+            space(),
+            stray_comma,
+        )
+            .prop_map(|(members, lead, trail, comma)| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .map(|(key, value, space)| format!("{space}\"{key}\"{space}:{space}{value}"))
+                    .collect();
+                format!("{lead}{{{}{comma}}}{trail}", members.join(","))
+            })
+            .boxed()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 
 use riffle_engine::Engine;
 use riffle_engine::ops::put_records::PutEntry;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use riffle_model::sequence::SEQUENCE_DIGITS;
@@ -14,6 +15,7 @@ use crate::error::AwsError;
 use crate::hot::{self, HotRequest, Rule, StreamRules, Text, text};
 use crate::json::{Blob, Digits, push_key, push_plain};
 use crate::protocol::Format;
+use crate::scan::{Scanner, first};
 
 /// The request, with its strings as `S` (see `put_records::Request`).
 #[derive(Deserialize)]
@@ -101,9 +103,46 @@ pub(crate) async fn handle(engine: &Engine, body: &[u8]) -> Result<Vec<u8>, AwsE
 /// The hot path; `None` sends the request down the general path.
 pub(crate) async fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Vec<u8>, AwsError>> {
     Some(match hot::format() {
-        Format::Json => execute(engine, &hot::json::<Request<Text<'_>>>(body)?).await,
+        Format::Json => execute(engine, &hot_json(body)?).await,
         Format::Cbor => execute(engine, &hot::cbor::<Request<Text<'_>>>(body)?).await,
     })
+}
+
+/// The hot JSON decode: the usual body scanned ([`scan_json`]), anything
+/// else decoded by serde; `None` if the request is not one the hot path takes.
+pub(crate) fn hot_json(body: &[u8]) -> Option<Request<Text<'_>>> {
+    hot::scanned_json(body, scan_json)
+}
+
+/// The usual PutRecord body, scanned without serde ([`crate::scan`]): the
+/// request serde would decode, or `None` to leave the body to serde.
+fn scan_json(body: &[u8]) -> Option<Request<Text<'_>>> {
+    let mut request = Request {
+        stream_name: None,
+        data: None,
+        partition_key: None,
+        explicit_hash_key: None,
+        sequence_number_for_ordering: None,
+        stream_arn: None,
+        stream_id: None,
+        dry_run: None,
+    };
+    let mut scanner = Scanner::new(body);
+    scanner.object(|key, scanner| {
+        let slot = match key {
+            b"Data" => return first(&mut request.data, Blob::from_base64(scanner.raw_string()?)?),
+            b"StreamName" => &mut request.stream_name,
+            b"PartitionKey" => &mut request.partition_key,
+            b"ExplicitHashKey" => &mut request.explicit_hash_key,
+            b"SequenceNumberForOrdering" => &mut request.sequence_number_for_ordering,
+            b"StreamARN" => &mut request.stream_arn,
+            b"StreamId" => &mut request.stream_id,
+            _ => return None,
+        };
+        first(slot, Text(Cow::Borrowed(scanner.text()?)))
+    })?;
+    scanner.end()?;
+    Some(request)
 }
 
 async fn execute<S: AsRef<str>>(
@@ -178,6 +217,75 @@ impl Response {
 mod tests {
     use super::*;
     use riffle_model::ShardId;
+
+    type Contents = (Option<Vec<u8>>, [Option<String>; 6], Option<bool>);
+
+    /// Everything a hot request holds, to compare two decodes of one body.
+    fn contents(request: &Request<Text<'_>>) -> Contents {
+        let text = |t: &Option<Text<'_>>| t.as_ref().map(|t| t.0.to_string());
+        (
+            request.data.as_ref().map(|data| data.0.clone()),
+            [
+                text(&request.stream_name),
+                text(&request.partition_key),
+                text(&request.explicit_hash_key),
+                text(&request.sequence_number_for_ordering),
+                text(&request.stream_arn),
+                text(&request.stream_id),
+            ],
+            request.dry_run,
+        )
+    }
+
+    /// JSON bodies shaped like PutRecord requests, usual and not (see
+    /// `scan::arbitrary`).
+    fn arbitrary_body() -> impl proptest::strategy::Strategy<Value = String> {
+        use crate::scan::arbitrary;
+        arbitrary::object(
+            &[
+                "StreamName",
+                "Data",
+                "PartitionKey",
+                "ExplicitHashKey",
+                "SequenceNumberForOrdering",
+                "StreamARN",
+                "StreamId",
+                "DryRun",
+                "Other",
+                "Dat\\u0061",
+            ],
+            arbitrary::value(),
+        )
+    }
+
+    #[test]
+    fn the_scanner_takes_the_usual_body() {
+        let body = br#"{"StreamName":"s","PartitionKey":"k","Data":"QUJD","ExplicitHashKey":"7"}"#;
+        let scanned = scan_json(body).expect("scanned");
+        let serde: Request<Text<'_>> = serde_json::from_slice(body).unwrap();
+        assert_eq!(contents(&scanned), contents(&serde));
+        assert_eq!(scanned.data.as_ref().unwrap().0, b"ABC");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3_000, .. Default::default() })]
+        /// Whatever the scanner takes, serde decodes to the same request.
+        #[test]
+        fn whatever_the_scanner_takes_serde_reads_the_same(body in arbitrary_body()) {
+            if let Some(scanned) = scan_json(body.as_bytes()) {
+                let serde = serde_json::from_slice::<Request<Text<'_>>>(body.as_bytes());
+                proptest::prop_assert!(serde.is_ok(), "serde refused {body}: {:?}", serde.err());
+                proptest::prop_assert_eq!(contents(&scanned), contents(&serde.unwrap()), "{}", body);
+            }
+        }
+    }
+
+    #[test]
+    fn the_generated_bodies_are_both_taken_and_left_to_serde() {
+        crate::scan::arbitrary::assert_both_kinds(arbitrary_body(), |body| {
+            scan_json(body.as_bytes()).is_some()
+        });
+    }
 
     #[test]
     fn the_hand_written_json_equals_serdes() {

@@ -155,10 +155,7 @@ pub(crate) async fn handle_hot(engine: &Engine, body: &[u8]) -> Option<Result<Ve
 /// The hot JSON decode: the usual body scanned ([`scan_json`]), anything
 /// else decoded by serde; `None` if the request is not one the hot path takes.
 pub(crate) fn hot_json(body: &[u8]) -> Option<Request<Text<'_>, Base64Text<'_>>> {
-    match scan_json(body) {
-        Some(request) => Some(request).filter(HotRequest::accepted),
-        None => hot::json(body),
-    }
+    hot::scanned_json(body, scan_json)
 }
 
 /// The usual PutRecords body, scanned without serde ([`crate::scan`]): the
@@ -460,77 +457,40 @@ mod tests {
 
     #[test]
     fn the_generated_bodies_are_both_taken_and_left_to_serde() {
-        use proptest::strategy::{Strategy, ValueTree};
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
-        let strategy = arbitrary_body();
-        let taken = (0..1_000)
-            .filter(|_| {
-                let body = strategy.new_tree(&mut runner).unwrap().current();
-                scan_json(body.as_bytes()).is_some()
-            })
-            .count();
-        // Else the property above would hold for want of cases.
-        assert!((100..900).contains(&taken), "{taken} of 1,000 taken");
+        crate::scan::arbitrary::assert_both_kinds(arbitrary_body(), |body| {
+            scan_json(body.as_bytes()).is_some()
+        });
     }
 
-    /// JSON bodies shaped like PutRecords requests, usual and not: members
-    /// in any order, repeated or unknown; values of every kind; escapes,
-    /// control characters, odd whitespace and a stray comma.
+    /// JSON bodies shaped like PutRecords requests, usual and not (see
+    /// `scan::arbitrary`), records among them.
     fn arbitrary_body() -> impl proptest::strategy::Strategy<Value = String> {
+        use crate::scan::arbitrary;
         use proptest::prelude::*;
-        let space = prop::sample::select(vec!["", "", " ", "\n", "\t ", "\r\n", "\u{c}"]);
-        let string = prop::sample::select(vec![
-            r#""a""#,
-            r#""QUJD""#,
-            r#""QQ==""#,
-            r#""""#,
-            r#""é""#,
-            r#""a\"b""#,
-            r#""\u0041""#,
-            "\"a\u{1}\"",
-            r#""*""#,
-        ]);
-        let other = prop::sample::select(vec!["null", "1", "true", "{}", "[]"]);
-        let value =
-            prop_oneof![8 => string.prop_map(str::to_owned), 1 => other.prop_map(str::to_owned)];
-        let entry_key = prop::sample::select(vec![
-            "Data",
-            "PartitionKey",
-            "ExplicitHashKey",
-            "Data",
-            "PartitionKey",
-            "Other",
-            "Dat\\u0061",
-        ]);
-        let entry = prop::collection::vec((entry_key, value.clone(), space.clone()), 0..4)
-            .prop_map(|members| {
-                let members: Vec<String> = members
-                    .into_iter()
-                    .map(|(key, value, space)| format!("{space}\"{key}\"{space}:{value}"))
-                    .collect();
-                format!("{{{}}}", members.join(","))
-            });
-        let records = prop::collection::vec(prop_oneof![9 => entry, 1 => value.clone()], 0..4)
+        let entry = arbitrary::object(
+            &[
+                "Data",
+                "PartitionKey",
+                "ExplicitHashKey",
+                "Other",
+                "Dat\\u0061",
+            ],
+            arbitrary::value().boxed(),
+        );
+        let records = prop::collection::vec(prop_oneof![9 => entry, 1 => arbitrary::value()], 0..4)
             .prop_map(|entries| format!("[{}]", entries.join(",")));
-        let top_key = prop::sample::select(vec![
-            "StreamName",
-            "StreamARN",
-            "StreamId",
-            "Records",
-            "Records",
-            "DryRun",
-            "Other",
-        ]);
-        let member_value = prop_oneof![3 => records, 2 => value];
-        let top = prop::collection::vec((top_key, member_value, space.clone()), 0..4);
-        let stray_comma = prop::sample::select(vec!["", "", "", "", "", "", "", "", "", ","]);
-        (top, space.clone(), space, stray_comma).prop_map(|(members, lead, trail, comma)| {
-            let members: Vec<String> = members
-                .into_iter()
-                .map(|(key, value, space)| format!("\"{key}\":{space}{value}"))
-                .collect();
-            format!("{lead}{{{}{comma}}}{trail}", members.join(","))
-        })
+        arbitrary::object(
+            &[
+                "StreamName",
+                "StreamARN",
+                "StreamId",
+                "Records",
+                "Records",
+                "DryRun",
+                "Other",
+            ],
+            prop_oneof![3 => records, 2 => arbitrary::value()].boxed(),
+        )
     }
 
     #[test]
