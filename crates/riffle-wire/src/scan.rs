@@ -153,8 +153,27 @@ pub(crate) fn first<T>(slot: &mut Option<T>, value: T) -> Option<()> {
 /// that hold the scanner to serde.
 #[cfg(test)]
 pub(crate) mod arbitrary {
+    use std::fmt::Debug;
+
     use proptest::prelude::*;
     use proptest::strategy::{BoxedStrategy, ValueTree};
+    use proptest::test_runner::TestCaseError;
+
+    /// The property every scanner is held to: whatever `scan` takes of
+    /// `body`, serde decodes to the same request (compared by `contents`).
+    /// A scanner may leave more to serde, never read a body differently.
+    pub(crate) fn agrees_with_serde<'a, T: serde::Deserialize<'a>, C: PartialEq + Debug>(
+        body: &'a str,
+        scan: impl Fn(&'a [u8]) -> Option<T>,
+        contents: impl Fn(&T) -> C,
+    ) -> Result<(), TestCaseError> {
+        if let Some(scanned) = scan(body.as_bytes()) {
+            let serde = serde_json::from_slice::<T>(body.as_bytes());
+            prop_assert!(serde.is_ok(), "serde refused {}", body);
+            prop_assert_eq!(contents(&scanned), contents(&serde.unwrap()), "{}", body);
+        }
+        Ok(())
+    }
 
     /// Fails unless `scanned` takes some of 1,000 bodies drawn from
     /// `bodies` and leaves others: else a property over them would hold for
