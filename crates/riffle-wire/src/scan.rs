@@ -11,8 +11,9 @@
 //! It gives up (`None`) on anything unusual: an escape, a number, `true`,
 //! `null`, an unknown or repeated member. The caller then hands the body to
 //! serde, which handles all of JSON. So the scanner only has to agree with
-//! serde on the bodies it takes, never to take more: a property test in
-//! `ops::put_records` holds it to that.
+//! serde on the bodies it takes, never to take more: a property test for
+//! each operation that uses it (PutRecords and PutRecord, both through
+//! `arbitrary::agrees_with_serde`) holds it to that.
 
 /// A position in a JSON body.
 pub(crate) struct Scanner<'a> {
