@@ -19,8 +19,9 @@ impl AsRef<[u8]> for Blob {
 }
 
 impl Blob {
-    /// A blob from base64 text as it stands in a body, if it decodes as
-    /// serde's path decodes it; that path phrases AWS's message if not.
+    /// A blob from base64 text as it stands in a body, if it decodes: the
+    /// one decoder of both paths (serde's, through `decode_base64`, phrases
+    /// AWS's message when it does not).
     pub(crate) fn from_base64(text: &[u8]) -> Option<Blob> {
         base64_simd::STANDARD.decode_to_vec(text).ok().map(Blob)
     }
@@ -127,12 +128,14 @@ pub(crate) fn decode_all<'t>(
 /// The strict decoder accepts only what AWS's does (a property test in
 /// `checker` holds it to that), so the detailed check runs on failure only.
 fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
-    base64_simd::STANDARD.decode_to_vec(text).map_err(|_| {
-        let detail = crate::checker::base64_decoded_len(text)
-            .err()
-            .unwrap_or_else(|| "Invalid last non-pad Base64 character dectected".to_owned());
-        format!("'{text}' can not be converted to a Blob: {detail}")
-    })
+    Blob::from_base64(text.as_bytes())
+        .map(|blob| blob.0)
+        .ok_or_else(|| {
+            let detail = crate::checker::base64_decoded_len(text)
+                .err()
+                .unwrap_or_else(|| "Invalid last non-pad Base64 character dectected".to_owned());
+            format!("'{text}' can not be converted to a Blob: {detail}")
+        })
 }
 
 /// Serializes bytes: base64 text in JSON, a byte string in CBOR.

@@ -199,17 +199,14 @@ fn scan_entry<'a>(scanner: &mut Scanner<'a>) -> Option<Entry<Text<'a>, Base64Tex
         explicit_hash_key: None,
         partition_key: None,
     };
-    scanner.object(|key, scanner| match key {
-        b"Data" => first(&mut entry.data, Base64Text::borrowed(scanner.raw_string()?)),
-        b"PartitionKey" => first(
-            &mut entry.partition_key,
-            Text(Cow::Borrowed(scanner.text()?)),
-        ),
-        b"ExplicitHashKey" => first(
-            &mut entry.explicit_hash_key,
-            Text(Cow::Borrowed(scanner.text()?)),
-        ),
-        _ => None,
+    scanner.object(|key, scanner| {
+        let slot = match key {
+            b"Data" => return first(&mut entry.data, Base64Text::borrowed(scanner.raw_string()?)),
+            b"PartitionKey" => &mut entry.partition_key,
+            b"ExplicitHashKey" => &mut entry.explicit_hash_key,
+            _ => return None,
+        };
+        first(slot, Text(Cow::Borrowed(scanner.text()?)))
     })?;
     Some(entry)
 }
